@@ -1,0 +1,100 @@
+"""Image reading that never raises: bad files become a reason string the caller counts.
+
+Every image comes back as 8-bit, 3-channel RGB: OpenCV's IMREAD_COLOR already turns
+grayscale into 3 channels, drops alpha and scales 16-bit data to 8 bits. EXIF orientation is
+ignored on purpose: COCO-style annotations refer to the stored pixel grid.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+_JPEG_SOI = b"\xff\xd8"
+_JPEG_EOI = b"\xff\xd9"
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"IEND"
+
+
+def _truncation(data: bytes) -> str | None:
+    """Why a JPEG/PNG byte string is cut short, or None. OpenCV decodes a truncated JPEG
+    into a half-grey picture without complaint, so the end marker is checked here."""
+    tail = data[-64:]
+    if data[:2] == _JPEG_SOI and _JPEG_EOI not in tail:
+        return "truncated JPEG (no end-of-image marker)"
+    if data[:8] == _PNG_SIG and _PNG_IEND not in tail:
+        return "truncated PNG (no IEND chunk)"
+    return None
+
+
+def decode_image(data: bytes) -> tuple[np.ndarray | None, str | None]:
+    """Decode encoded image bytes to (H, W, 3) uint8 BGR; returns (image, None) or (None, why)."""
+    if len(data) == 0:
+        return None, "empty file"
+    why = _truncation(data)
+    if why:
+        return None, why
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), _FLAGS)
+    if image is None or image.size == 0:
+        return None, "not a decodable image"
+    if image.dtype != np.uint8:  # IMREAD_COLOR converts depth already; belt and braces
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    return image, None
+
+
+def read_image(path: str) -> tuple[np.ndarray | None, str | None]:
+    """Read a file to (H, W, 3) uint8 BGR; returns (image, None) or (None, reason)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None, "missing file"
+    except OSError as exc:
+        return None, f"unreadable file ({exc.strerror or exc})"
+    return decode_image(data)
+
+
+class SkipCounter:
+    """Thread-safe count of samples dropped by the pipeline, by reason.
+
+    The tf.data pipeline calls `skip` from several threads; readers of the counts (the
+    trainer's logger) see `total` and `by_reason`. Each bad file is logged once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reasons: Counter[str] = Counter()
+        self._files: dict[str, str] = {}
+
+    def skip(self, path: str, reason: str) -> None:
+        with self._lock:
+            self._reasons[reason] += 1
+            first = path not in self._files
+            self._files[path] = reason
+        if first:
+            logger.warning("skipping sample: %s: %s", path, reason)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._reasons.values())
+
+    @property
+    def by_reason(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._reasons)
+
+    @property
+    def bad_files(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._files)
+
+    def __repr__(self) -> str:
+        return f"SkipCounter(total={self.total}, by_reason={self.by_reason})"
