@@ -1,0 +1,94 @@
+"""Encoding/decoding conventions of HeatmapCodec."""
+
+import numpy as np
+import pytest
+
+from danet_tf.codec import DECODE_MODES, HeatmapCodec
+
+
+def _random_keypoints(rng: np.random.Generator, n: int, margin: float) -> np.ndarray:
+    xy = rng.uniform([margin, margin], [191 - margin, 255 - margin], (n, 2))
+    return np.concatenate([xy, np.full((n, 1), 2.0)], axis=1)
+
+
+def test_encode_shapes_and_pixel_centre_convention():
+    codec = HeatmapCodec()
+    # Cell (u=10, v=20) has its centre at input pixel ((u + .5) * 4 - .5, (v + .5) * 4 - .5).
+    kpts = np.array([[41.5, 81.5, 2], [0.0, 0.0, 0], [500.0, 10.0, 2], [-3.0, 10.0, 1]])
+    heatmaps, weights = codec.encode(kpts)
+    assert heatmaps.shape == (64, 48, 4) and heatmaps.dtype == np.float32
+    assert weights.dtype == np.float32
+    np.testing.assert_array_equal(weights, [1, 0, 0, 0])
+    assert np.unravel_index(heatmaps[..., 0].argmax(), (64, 48)) == (20, 10)
+    assert heatmaps[20, 10, 0] == pytest.approx(1.0)
+    # Exact Gaussian of sigma 2 cells.
+    assert heatmaps[20, 12, 0] == pytest.approx(np.exp(-4 / 8), rel=1e-6)
+    # Invisible and out-of-crop joints: all-zero maps.
+    assert not heatmaps[..., 1:].any()
+
+
+def test_encode_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"\(17, 2\)"):
+        HeatmapCodec().encode(np.zeros((17, 2)))
+    with pytest.raises(ValueError, match="sigma"):
+        HeatmapCodec(sigma=0)
+
+
+@pytest.mark.parametrize("mode", DECODE_MODES)
+def test_decode_recovers_encoded_points(mode):
+    codec = HeatmapCodec()
+    rng = np.random.default_rng(0)
+    kpts = _random_keypoints(rng, 8 * 17, margin=16).reshape(8, 17, 3)
+    heatmaps = np.stack([codec.encode(k)[0] for k in kpts])
+    coords, scores = codec.decode(heatmaps, mode=mode)
+    assert coords.shape == (8, 17, 2) and scores.shape == (8, 17)
+    assert coords.dtype == np.float32
+    err = np.abs(coords - kpts[..., :2])
+    # Sub-pixel refinement must beat the plain argmax (max error half a cell = 2 px per axis).
+    limit = {"shift": 2.0, "blur_shift": 2.5, "dark": 0.1}[mode]
+    assert err.max() < limit
+    mean_limit = {"shift": 0.9, "blur_shift": 1.0, "dark": 0.02}[mode]
+    assert err.mean() < mean_limit
+    assert np.all(scores > 0.85) and np.all(scores <= 1.0)
+
+
+def test_shift_moves_a_quarter_cell_toward_higher_neighbour():
+    codec = HeatmapCodec()
+    hm = np.zeros((1, 64, 48, 1), np.float32)
+    hm[0, 30, 20, 0] = 1.0
+    hm[0, 30, 21, 0] = 0.5  # right neighbour higher than the left one
+    hm[0, 29, 20, 0] = 0.4  # upper neighbour higher than the lower one
+    coords, scores = codec.decode(hm, "shift")
+    np.testing.assert_allclose(coords[0, 0], codec.to_input(np.array([20.25, 29.75])))
+    assert scores[0, 0] == 1.0
+
+
+def test_blur_shift_moves_toward_second_maximum():
+    codec = HeatmapCodec()
+    hm = np.zeros((1, 64, 48, 1), np.float32)
+    hm[0, 30, 20, 0] = 1.0
+    hm[0, 31, 21, 0] = 0.9  # second maximum diagonally below right
+    coords, _ = codec.decode(hm, "blur_shift")
+    cell = codec.to_heatmap(coords[0, 0])
+    step = 0.25 / np.sqrt(2)
+    np.testing.assert_allclose(cell, [20 + step, 30 + step], atol=1e-5)
+
+
+def test_decode_rejects_bad_input():
+    codec = HeatmapCodec()
+    with pytest.raises(ValueError, match="unknown decode mode 'argmax'"):
+        codec.decode(np.zeros((1, 64, 48, 17)), mode="argmax")
+    with pytest.raises(ValueError, match=r"\(32, 24\)"):
+        codec.decode(np.zeros((1, 32, 24, 17)))
+    with pytest.raises(ValueError, match="N, H, W, K"):
+        codec.decode(np.zeros((64, 48, 17)))
+
+
+def test_other_sizes_use_their_own_stride():
+    codec = HeatmapCodec(input_size=(128, 96), heatmap_size=(32, 24), sigma=1.0)
+    np.testing.assert_allclose(codec.stride, [4.0, 4.0])
+    kpts = np.array([[50.2, 70.7, 2.0]])
+    heatmaps, _ = codec.encode(kpts)
+    assert heatmaps.shape == (32, 24, 1)
+    coords, _ = codec.decode(heatmaps[None], "dark")
+    np.testing.assert_allclose(coords[0, 0], [50.2, 70.7], atol=0.05)
