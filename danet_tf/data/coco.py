@@ -62,8 +62,11 @@ def _validate(path: Path, data: object, category_id: int | None) -> dict:
         raise AnnotationError(path, f"top level must be an object, got {type(data).__name__}")
     missing = [k for k in ("images", "annotations", "categories") if k not in data]
     if missing:
-        raise AnnotationError(path, f"missing key(s) {missing}; a COCO keypoint file needs "
-                                    "'images', 'annotations' and 'categories'")
+        raise AnnotationError(
+            path,
+            f"missing key(s) {missing}; a COCO keypoint file needs "
+            "'images', 'annotations' and 'categories'",
+        )
     cat = _keypoint_category(path, data, category_id)
     num_kpts = len(cat["keypoints"])
     image_ids = set()
@@ -81,16 +84,21 @@ def _validate(path: Path, data: object, category_id: int | None) -> dict:
                 raise AnnotationError(path, f"annotations[{i}] (id {ann.get('id')}) has no {key!r}")
         if ann["image_id"] not in image_ids:
             raise AnnotationError(
-                path, f"annotations[{i}] (id {ann.get('id')}) refers to unknown image_id "
-                      f"{ann['image_id']!r}")
+                path,
+                f"annotations[{i}] (id {ann.get('id')}) refers to unknown image_id "
+                f"{ann['image_id']!r}",
+            )
         if len(ann["keypoints"]) != 3 * num_kpts:
             raise AnnotationError(
-                path, f"annotations[{i}] (id {ann.get('id')}) has {len(ann['keypoints'])} "
-                      f"keypoint values; category {cat.get('name')!r} with {num_kpts} "
-                      f"keypoints needs {3 * num_kpts}")
+                path,
+                f"annotations[{i}] (id {ann.get('id')}) has {len(ann['keypoints'])} "
+                f"keypoint values; category {cat.get('name')!r} with {num_kpts} "
+                f"keypoints needs {3 * num_kpts}",
+            )
         if len(ann["bbox"]) != 4:
             raise AnnotationError(
-                path, f"annotations[{i}] (id {ann.get('id')}) bbox {ann['bbox']!r} is not x,y,w,h")
+                path, f"annotations[{i}] (id {ann.get('id')}) bbox {ann['bbox']!r} is not x,y,w,h"
+            )
     return cat
 
 
@@ -120,8 +128,11 @@ def load_coco(
     data = load_json(path)
     cat = _validate(path, data, category_id)
     if num_keypoints is not None and len(cat["keypoints"]) != num_keypoints:
-        raise AnnotationError(path, f"expected {num_keypoints} keypoints, category "
-                                    f"{cat.get('name')!r} has {len(cat['keypoints'])}")
+        raise AnnotationError(
+            path,
+            f"expected {num_keypoints} keypoints, category "
+            f"{cat.get('name')!r} has {len(cat['keypoints'])}",
+        )
     try:
         info = KeypointInfo.from_coco_category(cat)
     except ValueError as exc:
@@ -140,13 +151,16 @@ def load_coco(
         for ann in coco.loadAnns(coco.getAnnIds(imgIds=image_id, catIds=[cat["id"]])):
             kpts = np.asarray(ann["keypoints"], np.float32).reshape(-1, 3)
             box = filter_person(
-                np.asarray(ann["bbox"], np.float32), kpts, counts,
+                np.asarray(ann["bbox"], np.float32),
+                kpts,
+                counts,
                 is_crowd=bool(ann.get("iscrowd", 0)),
                 image_size=size if all(size) else None,
             )
             if box is not None:
-                samples.append(PoseSample(image_path, int(image_id), box, kpts,
-                                          int(ann.get("id", -1))))
+                samples.append(
+                    PoseSample(image_path, int(image_id), box, kpts, int(ann.get("id", -1)))
+                )
     log_counts(path, counts)
     return PoseDataset(samples, info, counts, str(path))
 

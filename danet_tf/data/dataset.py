@@ -146,6 +146,11 @@ def log_counts(source: str | Path, counts: FilterCounts) -> None:
     logger.info(
         "%s: kept %d of %d persons (crowd %d, no keypoints %d, degenerate box %d; "
         "%d boxes clipped to the image)",
-        source, counts.kept, counts.total, counts.crowd, counts.no_keypoints,
-        counts.degenerate_box, counts.clipped_box,
+        source,
+        counts.kept,
+        counts.total,
+        counts.crowd,
+        counts.no_keypoints,
+        counts.degenerate_box,
+        counts.clipped_box,
     )

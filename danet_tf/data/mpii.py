@@ -45,7 +45,9 @@ def load_mpii(ann_file: str | Path, image_dir: str | Path | None = None) -> Pose
     path = Path(ann_file)
     records = load_json(path)
     if not isinstance(records, list):
-        raise AnnotationError(path, f"MPII json must be a list of records, got {type(records).__name__}")
+        raise AnnotationError(
+            path, f"MPII json must be a list of records, got {type(records).__name__}"
+        )
     info = mpii_keypoint_info()
     num_kpts = info.num_keypoints
     root = Path(image_dir) if image_dir is not None else default_image_dir(path)
@@ -59,8 +61,10 @@ def load_mpii(ann_file: str | Path, image_dir: str | Path | None = None) -> Pose
         vis = np.asarray(rec["joints_vis"], np.float32).reshape(-1)
         if joints.shape != (num_kpts, 2) or vis.shape != (num_kpts,):
             raise AnnotationError(
-                path, f"record {i} ({rec['image']}): joints {joints.shape} / joints_vis "
-                      f"{vis.shape}, expected ({num_kpts}, 2) / ({num_kpts},)")
+                path,
+                f"record {i} ({rec['image']}): joints {joints.shape} / joints_vis "
+                f"{vis.shape}, expected ({num_kpts}, 2) / ({num_kpts},)",
+            )
         scale = float(rec["scale"])
         center = np.asarray(rec["center"], np.float32).reshape(-1)
         if center.shape != (2,):
@@ -74,7 +78,8 @@ def load_mpii(ann_file: str | Path, image_dir: str | Path | None = None) -> Pose
         height = scale * PIXEL_STD
         width = 0.75 * height
         box = filter_person(
-            np.array([cx - width / 2, cy - height / 2, width, height], np.float32), kpts, counts)
+            np.array([cx - width / 2, cy - height / 2, width, height], np.float32), kpts, counts
+        )
         if box is not None:
             samples.append(PoseSample(str((root / rec["image"]).resolve()), i, box, kpts, i))
     log_counts(path, counts)
