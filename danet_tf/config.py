@@ -1,0 +1,287 @@
+"""Typed training configuration: one dataclass per section, YAML and the command line override.
+
+A config is ``Config(model=ModelConfig, data=DataConfig, train=TrainConfig,
+runtime=RuntimeConfig)``. Every field has a default; a YAML file only overrides fields, and
+``--set section.field=value`` (or a named flag of ``tools/train.py``) overrides any field
+again. Values are checked and converted at load time against the field's type annotation and
+its ``metadata`` (``choices``, ``min``, ``max``), so a typo or a bad value fails before any
+TensorFlow work starts, with the field's dotted name and the received value in the message.
+
+This module does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+
+
+def _spec(default: Any = dataclasses.MISSING, **meta: Any) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class ModelConfig:
+    """Which network to build (see ``danet_tf.list_models()``)."""
+
+    name: str = "danet_tiny"
+    input_size: tuple[int, int] = _spec((256, 192), min=32)
+    # None: as many as the training annotations' category defines.
+    num_keypoints: int | None = _spec(None, min=1)
+
+
+@dataclass
+class DataConfig:
+    """Where the samples come from and how they are augmented.
+
+    ``annotations: null`` trains on the embedded synthetic dataset, generated once into
+    ``synthetic_dir`` (default: ``~/.cache/danet_tf/synthetic``).
+    """
+
+    annotations: str | None = None
+    images: str | None = None
+    val_annotations: str | None = None
+    val_images: str | None = None
+    synthetic_dir: str | None = None
+    synthetic_train_images: int = _spec(400, min=1)
+    synthetic_val_images: int = _spec(64, min=1)
+    # Gaussian sigma per supervised level, in heatmap pixels; None: the model's defaults.
+    level_sigmas: dict[str, float] | None = None
+    rotation: float = _spec(45.0, min=0.0, max=180.0)
+    scale_range: tuple[float, float] = _spec((0.7, 1.35), min=0.01)
+    flip: bool = True
+    half_body_prob: float = _spec(0.3, min=0.0, max=1.0)
+    shuffle_buffer: int = _spec(1024, min=1)
+
+
+@dataclass
+class TrainConfig:
+    """Loss, optimizer, schedule and checkpointing. ``batch_size`` is per replica."""
+
+    epochs: int = _spec(140, min=1)
+    # None: one pass over the training samples per epoch (at the global batch size).
+    steps_per_epoch: int | None = _spec(None, min=1)
+    batch_size: int = _spec(32, min=1)
+    optimizer: str = _spec("adam", choices=("adam", "adamw"))
+    learning_rate: float = _spec(3e-4, min=0.0)
+    end_learning_rate: float = _spec(0.0, min=0.0)
+    warmup_steps: int = _spec(0, min=0)
+    weight_decay: float = _spec(0.0, min=0.0)
+    clipnorm: float | None = _spec(None, min=0.0)
+    # Loss weight per supervised level, coarse to fine (danet_tf.models.LEVELS order).
+    level_weights: tuple[float, ...] = _spec((1.0, 1.0, 1.0, 1.0), min=0.0)
+    ohkm_weight: float = _spec(1.0, min=0.0)
+    ohkm_ratio: float = _spec(0.5, min=0.0, max=1.0)
+    checkpoint_every_steps: int = _spec(200, min=1)
+    keep_checkpoints: int = _spec(2, min=1)
+    log_every_steps: int = _spec(10, min=1)
+    # Validation PCK@0.05 (of the input height) at the end of every epoch; 0 disables it.
+    val_samples: int = _spec(64, min=0)
+
+
+@dataclass
+class RuntimeConfig:
+    """Where and how the run executes."""
+
+    # None: work_dirs/<model name>.
+    workdir: str | None = None
+    strategy: str = _spec("auto", choices=STRATEGIES)
+    mixed_precision: bool = False
+    seed: int = _spec(0, min=0)
+    # >1 splits the CPU into that many logical devices (multi-replica tests without GPUs).
+    cpu_devices: int = _spec(0, min=0)
+    verbose: int = _spec(1, choices=(0, 1, 2))
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        out = dataclasses.asdict(self)
+        for section in out.values():
+            for key, value in section.items():
+                if isinstance(value, tuple):
+                    section[key] = list(value)
+        return out
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+class ConfigError(ValueError):
+    """A config key or value that cannot be used; the message names the field."""
+
+
+def _coerce(name: str, value: Any, hint: Any, meta: dict[str, Any]) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(name, value, inner[0], meta)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if isinstance(value, str):
+            value = [v for v in value.replace("x", ",").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        if len(args) != 2 or args[1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"{name}: expected {len(args)} values, got {value!r}")
+        elem = args[0]
+        return tuple(_coerce(f"{name}[{i}]", v, elem, meta) for i, v in enumerate(value))
+    if origin is dict:
+        _, val_t = typing.get_args(hint)
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name}: expected a mapping, got {value!r}")
+        return {str(k): _coerce(f"{name}.{k}", v, val_t, meta) for k, v in value.items()}
+    return _check(name, _scalar(name, value, hint), meta)
+
+
+def _scalar(name: str, value: Any, hint: Any) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{name}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+    if hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{name}: expected a string, got {value!r}")
+    raise TypeError(f"{name}: unsupported field type {hint!r}")
+
+
+def _check(name: str, value: Any, meta: dict[str, Any]) -> Any:
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{name}: expected one of {list(choices)}, got {value!r}")
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(f"{name}: expected >= {meta['min']}, got {value!r}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(f"{name}: expected <= {meta['max']}, got {value!r}")
+    return value
+
+
+def _set_field(cfg: Config, dotted: str, value: Any) -> None:
+    section_name, _, field_name = dotted.partition(".")
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    if section_name not in sections or not field_name:
+        raise ConfigError(
+            f"unknown config key {dotted!r}; expected <section>.<field> with section one of "
+            f"{', '.join(sections)}"
+        )
+    section = getattr(cfg, section_name)
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    if field_name not in fields:
+        raise ConfigError(
+            f"unknown config key {dotted!r}; known in {section_name}: {', '.join(fields)}"
+        )
+    hints = typing.get_type_hints(type(section))
+    meta = dict(fields[field_name].metadata)
+    setattr(section, field_name, _coerce(dotted, value, hints[field_name], meta))
+
+
+def _validate(cfg: Config) -> Config:
+    lo, hi = cfg.data.scale_range
+    if lo > hi:
+        raise ConfigError(f"data.scale_range: expected low <= high, got {cfg.data.scale_range!r}")
+    h, w = cfg.model.input_size
+    if h % 32 or w % 32:
+        raise ConfigError(f"model.input_size: expected multiples of 32, got {h}x{w}")
+    if (cfg.data.annotations is None) != (cfg.data.images is None):
+        raise ConfigError(
+            "data.annotations and data.images: give both or neither, got "
+            f"annotations={cfg.data.annotations!r}, images={cfg.data.images!r}"
+        )
+    if (cfg.data.val_annotations is None) != (cfg.data.val_images is None):
+        raise ConfigError(
+            "data.val_annotations and data.val_images: give both or neither, got "
+            f"val_annotations={cfg.data.val_annotations!r}, val_images={cfg.data.val_images!r}"
+        )
+    if cfg.train.end_learning_rate > cfg.train.learning_rate:
+        raise ConfigError(
+            f"train.end_learning_rate: expected <= learning_rate ({cfg.train.learning_rate}), "
+            f"got {cfg.train.end_learning_rate!r}"
+        )
+    return cfg
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Defaults, then the YAML file at ``path``, then ``overrides`` (``"section.field": value``).
+
+    Raises ``ConfigError`` naming the field on an unknown key or a bad value.
+    """
+    cfg = Config()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections, got {raw!r}")
+        for section_name, section in raw.items():
+            if not isinstance(section, dict):
+                raise ConfigError(
+                    f"{path}: section {section_name!r} must be a mapping, got {section!r}"
+                )
+            for key, value in section.items():
+                try:
+                    _set_field(cfg, f"{section_name}.{key}", value)
+                except ConfigError as err:
+                    raise ConfigError(f"{path}: {err}") from None
+    for key, value in (overrides or {}).items():
+        _set_field(cfg, key, value)
+    return _validate(cfg)
+
+
+def parse_set_args(items: list[str]) -> dict[str, Any]:
+    """``["train.epochs=3", ...]`` -> ``{"train.epochs": 3}`` (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects section.field=value, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return out

@@ -1,0 +1,104 @@
+"""What the training loop needs from the data side, and how the config builds it.
+
+The loop only sees :class:`TrainInputs`: the keypoint count, the number of training
+samples (to size an epoch) and two dataset factories. Tests can hand the loop a stand-in
+built from random tensors; :func:`build_inputs` builds the real one from the config through
+the COCO reader and the tf.data pipeline of ``danet_tf.data``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from danet_tf.config import Config
+
+# (per-replica batch, seed, number of input pipelines, this pipeline's index) -> an endless,
+# batched dataset of (images, {level: heatmaps, "weights": weights}).
+TrainFactory = Callable[[int, int, int, int], tf.data.Dataset]
+# batch -> a finite, unaugmented dataset of (images, targets, keypoints (B, K, 3) in crop pixels).
+ValFactory = Callable[[int], tf.data.Dataset]
+
+
+@dataclasses.dataclass
+class TrainInputs:
+    num_keypoints: int
+    num_train_samples: int
+    make_train: TrainFactory
+    make_val: ValFactory | None = None
+    keypoint_info: Any = None
+    description: str = ""
+
+
+def default_synthetic_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "danet_tf" / "synthetic"
+
+
+def synthetic_paths(cfg: Config) -> dict[str, Path]:
+    """Generate (once) the embedded default dataset and return its train/val files."""
+    from danet_tf.data import synthetic
+
+    root = Path(cfg.data.synthetic_dir) if cfg.data.synthetic_dir else default_synthetic_dir()
+    root = root / f"v{getattr(synthetic, 'VERSION', 1)}-{cfg.data.synthetic_train_images}-" \
+                  f"{cfg.data.synthetic_val_images}-s{cfg.runtime.seed}"
+    return synthetic.generate(
+        root,
+        num_train=cfg.data.synthetic_train_images,
+        num_val=cfg.data.synthetic_val_images,
+        seed=cfg.runtime.seed,
+    )
+
+
+def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
+    """Readers + tf.data pipelines for the config's data section."""
+    from danet_tf import data as dd
+
+    if cfg.data.annotations is None:
+        paths = synthetic_paths(cfg)
+        train_ann, train_img = paths["train_annotations"], paths["train_images"]
+        val_ann, val_img = paths.get("val_annotations"), paths.get("val_images")
+        description = f"synthetic dataset in {Path(train_ann).parent}"
+    else:
+        train_ann, train_img = cfg.data.annotations, cfg.data.images
+        val_ann, val_img = cfg.data.val_annotations, cfg.data.val_images
+        description = str(train_ann)
+    train_set = dd.load_coco(train_ann, train_img, num_keypoints=cfg.model.num_keypoints)
+    if len(train_set) == 0:
+        raise ValueError(f"data.annotations: {str(train_ann)!r} has no usable person")
+    val_set = dd.load_coco(val_ann, val_img, num_keypoints=train_set.num_keypoints) \
+        if val_ann is not None else None
+    common = dict(input_size=tuple(cfg.model.input_size), level_sigmas=level_sigmas)
+    aug = dict(
+        rotation=cfg.data.rotation,
+        scale_range=tuple(cfg.data.scale_range),
+        flip=cfg.data.flip,
+        half_body_prob=cfg.data.half_body_prob,
+    )
+
+    def make_train(batch: int, seed: int, num_shards: int, shard: int) -> tf.data.Dataset:
+        return dd.build_dataset(
+            train_set, batch_size=batch, training=True, seed=seed, repeat=True,
+            shuffle_buffer=cfg.data.shuffle_buffer, num_shards=num_shards, shard_index=shard,
+            **common, **aug,
+        )
+
+    def make_val(batch: int) -> tf.data.Dataset:
+        return dd.build_dataset(
+            val_set, batch_size=batch, training=False, repeat=False, with_keypoints=True,
+            **common,
+        )
+
+    return TrainInputs(
+        num_keypoints=train_set.num_keypoints,
+        num_train_samples=len(train_set),
+        make_train=make_train,
+        make_val=make_val if val_set is not None and len(val_set) else None,
+        keypoint_info=train_set.keypoint_info,
+        description=description,
+    )
