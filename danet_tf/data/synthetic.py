@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -23,15 +22,6 @@ from danet_tf.data.figure import draw_figure, sample_pose
 
 VERSION = 1
 _SPLITS = ("train", "val")
-
-
-class SyntheticPaths(NamedTuple):
-    """Where `generate` put the data; pass ``train_json``/``val_json`` to `load_coco`."""
-
-    root: Path
-    train_json: Path
-    val_json: Path
-    image_dir: Path
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -128,7 +118,7 @@ def generate(
     seed: int = 0,
     image_size: tuple[int, int] = (240, 320),
     max_persons: int = 3,
-) -> SyntheticPaths:
+) -> dict[str, Path]:
     """Render the synthetic dataset into ``out_dir`` (idempotent).
 
     Args:
@@ -140,7 +130,8 @@ def generate(
         max_persons: most figures per image.
 
     Returns:
-        SyntheticPaths. If ``out_dir`` already holds a set made with the same parameters it
+        ``{"root", "train_annotations", "train_images", "val_annotations", "val_images"}``
+        (paths; pass an annotation file and its image dir to `load_coco`). If ``out_dir`` already holds a set made with the same parameters it
         is reused without rendering anything.
     """
     h, w = (int(v) for v in image_size)
@@ -152,7 +143,13 @@ def generate(
             f"{max_persons}"
         )
     root = Path(out_dir)
-    paths = SyntheticPaths(root, root / "train.json", root / "val.json", root / "images")
+    paths = {
+        "root": root,
+        "train_annotations": root / "train.json",
+        "train_images": root / "images",
+        "val_annotations": root / "val.json",
+        "val_images": root / "images",
+    }
     params = {
         "version": VERSION,
         "num_train": int(num_train),
@@ -162,13 +159,13 @@ def generate(
         "max_persons": int(max_persons),
     }
     manifest = root / "manifest.json"
-    if manifest.is_file() and paths.train_json.is_file() and paths.val_json.is_file():
+    if manifest.is_file() and all(paths[k].exists() for k in paths):
         try:
             if json.loads(manifest.read_text()) == params:
                 return paths
         except json.JSONDecodeError:
             pass
-    paths.image_dir.mkdir(parents=True, exist_ok=True)
+    paths["train_images"].mkdir(parents=True, exist_ok=True)
     manifest.unlink(missing_ok=True)  # written last: a half-made set is never reused
     _write_split(root, "train", num_train, seed, (h, w), max_persons)
     _write_split(root, "val", num_val, seed, (h, w), max_persons)

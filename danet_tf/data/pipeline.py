@@ -1,0 +1,200 @@
+"""The tf.data input pipeline: index -> decode -> augment -> encode -> batch -> prefetch.
+
+Decoding, the affine crop and the Gaussian encoding run in numpy/OpenCV inside one
+`tf.numpy_function` per sample, mapped in parallel (OpenCV and the large numpy ops release
+the GIL). Randomness is reproducible: each element carries a key drawn from a seeded
+`tf.data.Dataset.random`, and its augmentation uses a numpy generator seeded with that key,
+so results do not depend on which thread ran first. A sample whose image is missing,
+corrupt or truncated, or whose box lies outside the image, is dropped and counted in a
+`SkipCounter`; the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from danet_tf.data.augment import AugmentConfig, CropResult, TopDownTransform
+from danet_tf.data.dataset import PoseDataset
+from danet_tf.data.images import SkipCounter, read_image
+
+_KEY_MASK = (1 << 63) - 1
+
+
+def default_level_sigmas() -> dict[str, float]:
+    """The model's supervised levels and their sigmas (danet_tf.models.DEFAULT_LEVEL_SIGMAS)."""
+    from danet_tf.models import DEFAULT_LEVEL_SIGMAS
+
+    return dict(DEFAULT_LEVEL_SIGMAS)
+
+
+class SampleLoader:
+    """Picklable-free callable that turns (sample index, random key) into numpy outputs.
+
+    Returns ``(image uint8 (h, w, 3), *heatmaps per level, weights, keypoints, ok)``; on a
+    bad sample ``ok`` is False, the arrays are zeros and the counter records why.
+    """
+
+    def __init__(
+        self,
+        dataset: PoseDataset,
+        transform: TopDownTransform,
+        training: bool,
+        counter: SkipCounter,
+    ) -> None:
+        self.samples = dataset.samples
+        self.transform = transform
+        self.training = training
+        self.counter = counter
+        self.levels = tuple(transform.codecs)
+        h, w = transform.input_size
+        hh, hw = transform.heatmap_size
+        k = dataset.num_keypoints
+        self._empty = (
+            np.zeros((h, w, 3), np.uint8),
+            *[np.zeros((hh, hw, k), np.float32) for _ in self.levels],
+            np.zeros((k,), np.float32),
+            np.zeros((k, 3), np.float32),
+            np.bool_(False),
+        )
+
+    def load(self, index: int, key: int) -> CropResult | None:
+        sample = self.samples[index]
+        image, why = read_image(sample.image_path)
+        if image is None:
+            self.counter.skip(sample.image_path, why)
+            return None
+        rng = np.random.default_rng(key & _KEY_MASK) if self.training else None
+        try:
+            result = self.transform(image, sample, rng)
+        except Exception as exc:  # one odd sample must not end a long run
+            self.counter.skip(sample.image_path, f"transform failed: {type(exc).__name__}: {exc}")
+            return None
+        if result is None:
+            self.counter.skip(sample.image_path, "person box outside the image")
+        return result
+
+    def __call__(self, index: np.ndarray, key: np.ndarray) -> tuple:
+        result = self.load(int(index), int(key))
+        if result is None:
+            return self._empty
+        heatmaps = [result.heatmaps[level] for level in self.levels]
+        return (result.image, *heatmaps, result.weights, result.keypoints, np.bool_(True))
+
+
+def build_dataset(
+    dataset: PoseDataset,
+    *,
+    batch_size: int,
+    input_size: tuple[int, int] = (256, 192),
+    level_sigmas: Mapping[str, float] | None = None,
+    heatmap_size: tuple[int, int] | None = None,
+    training: bool = True,
+    seed: int = 0,
+    repeat: bool | None = None,
+    shuffle_buffer: int | None = None,
+    drop_remainder: bool | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    rotation: float = 45.0,
+    rotation_prob: float = 0.6,
+    scale_range: tuple[float, float] = (0.7, 1.35),
+    flip: bool = True,
+    half_body_prob: float = 0.3,
+    with_keypoints: bool = False,
+    skip_counter: SkipCounter | None = None,
+    num_parallel_calls: int = tf.data.AUTOTUNE,
+) -> tf.data.Dataset:
+    """Batched top-down samples of ``dataset`` as a `tf.data.Dataset`.
+
+    Args:
+        dataset: a PoseDataset from a reader.
+        batch_size: samples per batch (for `experimental_distribute_dataset`, the global batch).
+        input_size: crop (h, w). heatmap_size: (h, w), default input_size / 4.
+        level_sigmas: level name -> sigma; default the model's `DEFAULT_LEVEL_SIGMAS`.
+        training: shuffle and augment (rotation, scale, flip, half-body); False gives plain
+            centred crops in file order.
+        seed: the same seed gives the same batches (order and augmentation).
+        repeat: endless dataset; default ``training``.
+        shuffle_buffer: default the whole dataset (a full permutation each epoch).
+        drop_remainder: default ``training`` (static batch shape for distribution).
+        num_shards, shard_index: this input pipeline's share of the samples, for
+            `distribute_datasets_from_function` (then auto-sharding is switched off).
+        rotation .. half_body_prob: augmentation (see `AugmentConfig`).
+        with_keypoints: also yield keypoints (B, K, 3) in crop pixels.
+        skip_counter: where dropped samples are counted; a new one otherwise. Either way it
+            is available as ``ds.skip_counter``.
+
+    Returns:
+        ``(images, targets)`` or ``(images, targets, keypoints)``: images float32
+        (B, h, w, 3) RGB 0-255; targets ``{level: (B, hh, hw, K) float32, "weights": (B, K)}``.
+    """
+    if len(dataset) == 0:
+        raise ValueError(f"dataset {dataset.source!r} has no samples")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index {shard_index} not in [0, num_shards={num_shards})")
+    repeat = training if repeat is None else repeat
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    augment = (
+        AugmentConfig(
+            rotation=rotation,
+            rotation_prob=rotation_prob,
+            scale_range=tuple(scale_range),
+            flip=flip,
+            half_body_prob=half_body_prob,
+        )
+        if training
+        else AugmentConfig.none()
+    )
+    sigmas = dict(level_sigmas) if level_sigmas else default_level_sigmas()
+    transform = TopDownTransform(dataset.keypoint_info, input_size, sigmas, heatmap_size, augment)
+    counter = skip_counter if skip_counter is not None else SkipCounter()
+    loader = SampleLoader(dataset, transform, training, counter)
+    levels = loader.levels
+    h, w = transform.input_size
+    hh, hw = transform.heatmap_size
+    k = dataset.num_keypoints
+
+    ds = tf.data.Dataset.range(len(dataset))
+    if num_shards > 1:
+        ds = ds.shard(num_shards, shard_index)
+    if training:
+        n = len(dataset) // num_shards + 1
+        ds = ds.shuffle(shuffle_buffer or n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    keys = tf.data.Dataset.random(seed=seed * 1000003 + shard_index)
+    ds = tf.data.Dataset.zip((ds, keys))
+    out_types = (tf.uint8, *[tf.float32] * len(levels), tf.float32, tf.float32, tf.bool)
+    shapes = ((h, w, 3), *[(hh, hw, k)] * len(levels), (k,), (k, 3), ())
+
+    def load(index: tf.Tensor, key: tf.Tensor):
+        outs = tf.numpy_function(loader, [index, key], out_types, stateful=False)
+        for t, s in zip(outs, shapes, strict=True):
+            t.set_shape(s)
+        return tuple(outs)
+
+    ds = ds.map(load, num_parallel_calls=num_parallel_calls, deterministic=True)
+    ds = ds.filter(lambda *outs: outs[-1])
+
+    def pack(image, *rest):
+        targets = dict(zip(levels, rest[: len(levels)], strict=True))
+        targets["weights"] = rest[len(levels)]
+        if with_keypoints:
+            return image, targets, rest[len(levels) + 1]
+        return image, targets
+
+    ds = ds.map(pack)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(lambda image, *rest: (tf.cast(image, tf.float32), *rest))
+    options = tf.data.Options()
+    options.deterministic = True
+    if num_shards > 1:
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    ds.skip_counter = counter
+    return ds
