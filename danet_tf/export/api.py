@@ -1,0 +1,225 @@
+"""``export_model``: write one artifact atomically, verify it on real crops, write its metadata.
+
+The order is fixed so that nothing unverified is ever reported as written: convert into a
+temporary path, run the temporary artifact on verification crops against the Keras model
+(raise :class:`~danet_tf.export.verify.ExportVerificationError` beyond the mode's bounds),
+then rename it into place and write ``<artifact>.json`` beside it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from danet_tf.codec import HeatmapCodec, KeypointInfo
+from danet_tf.export import converters, metadata as meta_lib
+from danet_tf.export.atomic import atomic_path
+from danet_tf.export.calibration import CropSet
+from danet_tf.export.runners import keras_predict, load_predict
+from danet_tf.export.verify import Bounds, Report, verify
+
+FORMATS = ("keras", "savedmodel", "tflite", "onnx")
+DEFAULT_DECODE = "blur_shift"
+
+
+@dataclass
+class ExportResult:
+    """Where the artifact and its metadata went, and what verification measured."""
+
+    path: Path
+    metadata_path: Path
+    report: Report
+    metadata: dict[str, Any]
+
+
+def mode_name(fmt: str, quantize: str = "none", qat_epochs: int = 0) -> str:
+    """The verification mode (key of ``verify.BOUNDS``) of a format/quantization pair."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if quantize not in converters.QUANTIZE_MODES:
+        raise ValueError(
+            f"unknown quantize mode {quantize!r}; known: {', '.join(converters.QUANTIZE_MODES)}"
+        )
+    if fmt != "tflite":
+        if quantize != "none" or qat_epochs:
+            raise ValueError(f"quantization ({quantize!r}, qat_epochs={qat_epochs}) is TFLite-only")
+        return fmt
+    if qat_epochs:
+        if quantize != "int8":
+            raise ValueError(f"QAT writes an int8 model; got quantize={quantize!r}")
+        return "tflite-qat"
+    return "tflite" if quantize == "none" else f"tflite-{quantize}"
+
+
+def export_model(
+    model: Any,
+    output: str | Path,
+    fmt: str,
+    crops: CropSet,
+    quantize: str = "none",
+    qat_epochs: int = 0,
+    calibration: CropSet | None = None,
+    weights_path: str | Path | None = None,
+    keypoints: KeypointInfo | None = None,
+    batch: int | None = None,
+    bounds: Bounds | None = None,
+    model_name: str | None = None,
+) -> ExportResult:
+    """Export ``model`` (a single-output Keras 3 DANet model) and verify the artifact.
+
+    Args:
+        model: the Keras model (``image`` -> ``heatmaps``).
+        output: artifact path (a directory for SavedModel).
+        fmt: ``keras``, ``savedmodel``, ``tflite`` or ``onnx``.
+        crops: real person crops to verify on (see :mod:`danet_tf.export.calibration`).
+        quantize: TFLite only: ``none``, ``fp16``, ``dynamic`` or ``int8``.
+        qat_epochs: with ``quantize="int8"``: quantization-aware fine-tuning epochs.
+        calibration: crops for int8 calibration / QAT fine-tuning (required for those).
+        weights_path: the source weights file, hashed into the metadata.
+        keypoints: keypoint metadata; COCO-17 when None and K == 17.
+        batch: SavedModel batch size (None: dynamic). TFLite is always batch 1.
+        bounds: override the mode's verification bounds.
+        model_name: the registry name recorded in the metadata.
+    """
+    mode = mode_name(fmt, quantize, qat_epochs)
+    output = Path(output)
+    if quantize == "int8" and (calibration is None or len(calibration) == 0):
+        raise ValueError("int8 export needs calibration crops of real persons")
+    codec = _codec(model)
+    reference = keras_predict(model)(crops.images)
+    started = time.perf_counter()
+    with atomic_path(output, directory=fmt == "savedmodel") as tmp:
+        _write(model, tmp, fmt, quantize, qat_epochs, calibration, batch)
+        meta = build_metadata(model, mode, quantize, weights_path, keypoints, model_name)
+        if fmt == "tflite":
+            meta["runtime"] = choose_tflite_runtime(tmp, crops.images[:1], meta)
+        report = verify(reference, load_predict(tmp, 1, meta), crops, codec, mode, str(output), bounds)
+    meta["verification"] = report.as_dict()
+    meta["export_seconds"] = round(time.perf_counter() - started, 1)
+    meta_path = meta_lib.write_metadata(output, meta)
+    print(f"export: wrote {output} and {meta_path}", flush=True)
+    return ExportResult(output, meta_path, report, meta)
+
+
+def _write(model, tmp: Path, fmt: str, quantize: str, qat_epochs: int, calibration, batch) -> None:
+    if fmt == "keras":
+        converters.write_keras(model, tmp)
+    elif fmt == "savedmodel":
+        converters.write_savedmodel(model, tmp, batch)
+    elif fmt == "onnx":
+        converters.write_onnx(model, tmp)
+    elif qat_epochs:
+        from danet_tf.export.qat import write_qat_tflite
+
+        write_qat_tflite(model, tmp, calibration, qat_epochs)
+    else:
+        images = None if calibration is None else calibration.images
+        converters.write_tflite(model, tmp, quantize, images)
+
+
+def _codec(model: Any) -> HeatmapCodec:
+    from danet_tf.models import DEFAULT_LEVEL_SIGMAS
+
+    h, w = model.input_shape[1:3]
+    hh, hw = model.output_shape[1:3]
+    return HeatmapCodec((h, w), (hh, hw), DEFAULT_LEVEL_SIGMAS["heatmaps"])
+
+
+def build_metadata(
+    model: Any,
+    mode: str,
+    quantize: str,
+    weights_path: str | Path | None,
+    keypoints: KeypointInfo | None,
+    model_name: str | None,
+) -> dict[str, Any]:
+    """Everything a runtime needs to pre- and post-process, as plain json values."""
+    from danet_tf.models import INPUT_MEAN, INPUT_STD
+
+    codec = _codec(model)
+    k = int(model.output_shape[-1])
+    if keypoints is None:
+        keypoints = KeypointInfo.coco() if k == 17 else _generic_keypoints(k)
+    if len(keypoints.names) != k:
+        raise ValueError(f"{len(keypoints.names)} keypoint names for a model with {k} heatmaps")
+    return {
+        "schema": meta_lib.SCHEMA,
+        "format": mode,
+        "source": {
+            "model": model_name or model.name,
+            "weights": None if weights_path is None else str(weights_path),
+            "weights_sha256": meta_lib.sha256_file(weights_path) or _weights_sha256(model),
+            "hash_of": "weights file" if weights_path else "weight arrays",
+        },
+        "input": {
+            "name": "image",
+            "size": list(codec.input_size),
+            "layout": "NHWC",
+            "dtype": "float32",
+            "range": [0, 255],
+            "color": "RGB",
+            "batch": 1 if mode.startswith("tflite") else None,
+            "normalization": {"in_graph": True, "mean": list(INPUT_MEAN), "std": list(INPUT_STD)},
+        },
+        "output": {"name": "heatmaps", "size": list(codec.heatmap_size), "stride": 4, "dtype": "float32"},
+        "keypoints": {
+            "names": list(keypoints.names),
+            "flip_pairs": [list(p) for p in keypoints.flip_pairs],
+            "skeleton": [list(p) for p in keypoints.skeleton],
+            "sigmas": None if keypoints.sigmas is None else list(keypoints.sigmas),
+        },
+        "codec": {"decode": DEFAULT_DECODE, "sigma": codec.sigma, "padding": 1.25,
+                  "aspect_ratio": codec.input_size[1] / codec.input_size[0], "flip_test": False},
+        "quantization": {
+            "mode": quantize,
+            "qat": mode == "tflite-qat",
+            "weights": {"none": "float32", "fp16": "float16"}.get(quantize, "int8 per-channel"),
+            "activations": "int8" if quantize == "int8" else "float32",
+            "io": "float32",
+        },
+    }  # fmt: skip
+
+
+def choose_tflite_runtime(path: Path, crop: np.ndarray, meta: dict[str, Any]) -> dict[str, Any]:
+    """Time the model under both op resolvers and recommend the faster one.
+
+    DANet's 9x9 depthwise convolutions make the default XNNPACK delegate the slower choice on
+    the x86 CPUs measured in docs/deployment.md; measuring at export keeps the choice honest on
+    other machines. Single-threaded, median of three runs after a warm-up.
+    """
+    from danet_tf.export.litert import LiteRTModel
+
+    timings = {}
+    for xnnpack in (True, False):
+        run = LiteRTModel(path, 1, xnnpack, meta)
+        run(crop)
+        samples = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            run(crop)
+            samples.append(time.perf_counter() - t0)
+        timings[xnnpack] = float(np.median(samples)) * 1e3
+    best = min(timings, key=timings.get)
+    return {
+        "xnnpack": best,
+        "op_resolver": "AUTO" if best else "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+        "measured_ms": {"xnnpack": round(timings[True], 2), "builtin": round(timings[False], 2)},
+        "why": "faster of the two resolvers, measured at export (1 thread, median of 3)",
+    }
+
+
+def _generic_keypoints(k: int) -> KeypointInfo:
+    return KeypointInfo(tuple(f"keypoint_{i}" for i in range(k)), ())
+
+
+def _weights_sha256(model: Any) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for w in model.weights:
+        digest.update(np.ascontiguousarray(np.asarray(w)).tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,92 @@
+"""Writers for each artifact format. Each writes to the path it is given (the caller makes it
+atomic and verifies it); none of them imports an optional package before it is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8")
+
+
+def write_keras(model: Any, path: Path) -> None:
+    model.save(str(path))
+
+
+def write_savedmodel(model: Any, path: Path, batch: int | None = None) -> None:
+    """SavedModel with one ``serving_default`` signature: ``image`` -> ``heatmaps``.
+
+    ``batch=None`` leaves the batch dimension dynamic; TFLite conversion uses ``batch=1``.
+    """
+    import keras
+    import tensorflow as tf
+
+    h, w, c = model.input_shape[1:]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serving_default",
+        fn=lambda image: {"heatmaps": model(image, training=False)},
+        input_signature=[tf.TensorSpec((batch, h, w, c), tf.float32, name="image")],
+    )
+    archive.write_out(str(path), verbose=False)
+
+
+def write_tflite(
+    model: Any,
+    path: Path,
+    quantize: str = "none",
+    calibration: np.ndarray | None = None,
+) -> None:
+    """TFLite with a fixed batch of 1, float32 input (RGB 0-255) and float32 heatmaps.
+
+    ``int8`` is full-integer (per-channel weights, activations calibrated on ``calibration``
+    crops); its input and output stay float32 so the 0-255 image and the heatmap peaks keep
+    full precision, with one quantize/dequantize op at each end.
+    """
+    import tempfile
+
+    import tensorflow as tf
+
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"unknown quantize mode {quantize!r}; known: {', '.join(QUANTIZE_MODES)}")
+    with tempfile.TemporaryDirectory(prefix="danet_tflite_") as tmp:
+        write_savedmodel(model, Path(tmp) / "sm", batch=1)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(Path(tmp) / "sm"))
+        configure_converter(converter, quantize, calibration)
+        path.write_bytes(converter.convert())
+
+
+def configure_converter(converter: Any, quantize: str, calibration: np.ndarray | None) -> None:
+    """Set a TFLite converter up for one quantization mode (shared with QAT)."""
+    import tensorflow as tf
+
+    if quantize == "none":
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        if calibration is None or len(calibration) == 0:
+            raise ValueError("int8 quantization needs calibration crops (--calib-data/--images)")
+        converter.representative_dataset = lambda: _representative(calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+
+
+def _representative(crops: np.ndarray) -> Iterator[list[np.ndarray]]:
+    for crop in crops:
+        yield [np.asarray(crop, np.float32)[None]]
+
+
+def write_onnx(model: Any, path: Path, opset: int = 17) -> None:
+    """ONNX via tf2onnx with a dynamic batch; input ``image``, output ``heatmaps``."""
+    import tensorflow as tf
+    import tf2onnx
+
+    h, w, c = model.input_shape[1:]
+    spec = [tf.TensorSpec((None, h, w, c), tf.float32, name="image")]
+    tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset, output_path=str(path))

@@ -1,0 +1,162 @@
+"""Check an exported artifact against the Keras model on real person crops.
+
+Two numbers per artifact, both printed and both bounded per export mode (``BOUNDS``):
+
+- ``max_heatmap_diff``: the largest absolute heatmap difference (trained heatmaps peak
+  near 1, so this is about a fraction of the peak);
+- ``mean_keypoint_px``: the mean distance, in input-crop pixels, between the keypoints
+  both models decode (codec ``shift`` decode), over the annotated joints of the crops.
+
+Also reported, not bounded: the largest keypoint distance and the mean OKS between the two
+decodings (crop space; the person's area taken as 0.53 x the unpadded box, COCO's ratio).
+The bounds were set from measurements on DANet-72 trained on LSPET (docs/deployment.md):
+floats must match to rounding; quantized modes must stay well inside one heatmap cell
+(4 px) on average. A random-weight model has flat heatmaps whose argmax is arbitrary, so its
+quantized exports need looser bounds (the tests pass them explicitly).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from danet_tf.codec import COCO_SIGMAS, HeatmapCodec
+from danet_tf.export.calibration import CropSet
+
+
+class ExportVerificationError(RuntimeError):
+    """An exported artifact disagrees with its Keras model beyond the mode's bounds."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Largest accepted disagreement with the Keras model."""
+
+    max_heatmap_diff: float
+    mean_keypoint_px: float
+
+
+BOUNDS: dict[str, Bounds] = {
+    "keras": Bounds(1e-5, 0.01),
+    "savedmodel": Bounds(1e-4, 0.05),
+    "onnx": Bounds(1e-3, 0.1),
+    "tflite": Bounds(1e-3, 0.1),
+    "tflite-fp16": Bounds(0.02, 0.5),
+    "tflite-dynamic": Bounds(0.15, 2.0),
+    "tflite-int8": Bounds(0.2, 2.0),
+    "tflite-qat": Bounds(0.35, 3.0),
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`compare` measured."""
+
+    artifact: str
+    mode: str
+    crops: int
+    max_heatmap_diff: float
+    mean_keypoint_px: float
+    max_keypoint_px: float
+    mean_oks: float
+    bounds: Bounds
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.max_heatmap_diff <= self.bounds.max_heatmap_diff
+            and self.mean_keypoint_px <= self.bounds.mean_keypoint_px
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"ok": self.ok}
+
+    def __str__(self) -> str:
+        b = self.bounds
+        return (
+            f"{self.artifact} [{self.mode}] on {self.crops} real crops: max heatmap diff "
+            f"{self.max_heatmap_diff:.3g} (bound {b.max_heatmap_diff:g}), keypoints mean "
+            f"{self.mean_keypoint_px:.3f} px (bound {b.mean_keypoint_px:g}) / max "
+            f"{self.max_keypoint_px:.2f} px, mean OKS {self.mean_oks:.4f}"
+        )
+
+
+def oks(a: np.ndarray, b: np.ndarray, visible: np.ndarray, area: float, sigmas: np.ndarray) -> np.ndarray:
+    """Per-person OKS of keypoints ``a`` against ``b`` (N, K, 2) over ``visible`` (N, K)."""
+    d2 = ((a - b) ** 2).sum(-1)
+    e = np.exp(-d2 / (2.0 * area * (2.0 * sigmas) ** 2 + np.finfo(np.float64).eps))
+    count = np.maximum(visible.sum(-1), 1)
+    return (e * visible).sum(-1) / count
+
+
+def keypoint_agreement(
+    reference: np.ndarray, candidate: np.ndarray, crops: CropSet, codec: HeatmapCodec
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-joint pixel distances (over annotated joints) and per-person OKS of two heatmap sets."""
+    ref_xy, _ = codec.decode(reference, "shift")
+    cand_xy, _ = codec.decode(candidate, "shift")
+    visible = crops.keypoints[..., 2] > 0
+    if not visible.any():
+        visible = np.ones(visible.shape, bool)
+    dist = np.linalg.norm(ref_xy - cand_xy, axis=-1)
+    k = reference.shape[-1]
+    sigmas = COCO_SIGMAS if k == len(COCO_SIGMAS) else np.full(k, float(np.mean(COCO_SIGMAS)))
+    h, w = codec.input_size
+    area = 0.53 * h * w / 1.25**2
+    return dist[visible], oks(ref_xy, cand_xy, visible.astype(np.float64), area, sigmas)
+
+
+def compare(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    crops: CropSet,
+    codec: HeatmapCodec,
+    mode: str,
+    artifact: str,
+    bounds: Bounds | None = None,
+) -> Report:
+    """Measure ``candidate`` heatmaps against ``reference`` ones (both (N, h, w, K))."""
+    if mode not in BOUNDS and bounds is None:
+        raise ValueError(f"unknown export mode {mode!r}; known: {', '.join(BOUNDS)}")
+    reference = np.asarray(reference, np.float32)
+    candidate = np.asarray(candidate, np.float32)
+    if reference.shape != candidate.shape:
+        raise ExportVerificationError(
+            f"{artifact}: heatmaps have shape {candidate.shape}, the Keras model's {reference.shape}"
+        )
+    if not np.all(np.isfinite(candidate)):
+        raise ExportVerificationError(f"{artifact}: non-finite heatmaps (NaN or inf)")
+    dist, per_person_oks = keypoint_agreement(reference, candidate, crops, codec)
+    return Report(
+        artifact=artifact,
+        mode=mode,
+        crops=len(reference),
+        max_heatmap_diff=float(np.abs(reference - candidate).max()),
+        mean_keypoint_px=float(dist.mean()),
+        max_keypoint_px=float(dist.max()),
+        mean_oks=float(per_person_oks.mean()),
+        bounds=bounds or BOUNDS[mode],
+    )
+
+
+def verify(
+    reference: np.ndarray,
+    predict: Callable[[np.ndarray], np.ndarray],
+    crops: CropSet,
+    codec: HeatmapCodec,
+    mode: str,
+    artifact: str,
+    bounds: Bounds | None = None,
+) -> Report:
+    """Run ``predict`` on the crops, print the report, raise if a bound is exceeded."""
+    try:
+        candidate = predict(crops.images)
+    except Exception as err:
+        raise ExportVerificationError(f"{artifact}: cannot run the artifact: {err}") from err
+    report = compare(reference, candidate, crops, codec, mode, artifact, bounds)
+    print(f"verify: {report}", flush=True)
+    if not report.ok:
+        raise ExportVerificationError(f"{report} -- exceeds the bounds of mode {mode!r}")
+    return report
