@@ -1,0 +1,128 @@
+"""The tf.data pipeline: shapes, seeds, sharding, distribution, bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+from data_helpers import person, write_coco, write_jpeg
+
+from danet_tf.data import SkipCounter, build_dataset, calibration_crops, load_coco
+
+INPUT = (64, 48)
+SIGMAS = {"heatmaps_s16": 2.0, "heatmaps": 1.4}
+
+
+@pytest.fixture(scope="module")
+def coco_val(coco_sample: Path):
+    return load_coco(coco_sample / "val4.json")
+
+
+def test_shapes_and_dtypes(coco_val):
+    ds = build_dataset(coco_val, batch_size=4, input_size=INPUT, level_sigmas=SIGMAS, seed=0)
+    images, targets = next(iter(ds))
+    assert images.shape == (4, 64, 48, 3) and images.dtype == tf.float32
+    assert set(targets) == {"heatmaps_s16", "heatmaps", "weights"}
+    for level in SIGMAS:
+        assert targets[level].shape == (4, 16, 12, 17) and targets[level].dtype == tf.float32
+    assert targets["weights"].shape == (4, 17)
+    assert 0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 255
+    # Wider Gaussian at the coarser level: more mass for the same joints.
+    assert float(tf.reduce_sum(targets["heatmaps_s16"])) > float(tf.reduce_sum(targets["heatmaps"]))
+
+
+def test_default_levels_are_the_models(coco_val):
+    from danet_tf.models import LEVELS
+
+    ds = build_dataset(coco_val, batch_size=2, input_size=INPUT)
+    assert set(ds.element_spec[1]) == {*LEVELS, "weights"}
+
+
+def _batches(ds, n: int):
+    return [tf.nest.map_structure(lambda t: t.numpy(), b) for b in ds.take(n)]
+
+
+def test_seed_reproducible(coco_val):
+    make = lambda seed: build_dataset(  # noqa: E731
+        coco_val, batch_size=4, input_size=INPUT, level_sigmas=SIGMAS, seed=seed)  # fmt: skip
+    a, b, c = _batches(make(3), 4), _batches(make(3), 4), _batches(make(4), 4)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x[0], y[0])
+        np.testing.assert_array_equal(x[1]["heatmaps"], y[1]["heatmaps"])
+    assert not all(np.array_equal(x[0], z[0]) for x, z in zip(a, c, strict=True))
+
+
+def test_validation_mode(coco_val):
+    ds = build_dataset(coco_val, batch_size=5, input_size=INPUT, level_sigmas=SIGMAS,
+                       training=False, with_keypoints=True)  # fmt: skip
+    batches = _batches(ds, 10)
+    assert [b[0].shape[0] for b in batches] == [5, 5, 2]  # finite, remainder kept
+    images = np.concatenate([b[0] for b in batches])
+    crops, kpts = calibration_crops(coco_val, count=12, input_size=INPUT, min_keypoints=0)
+    # File order, no augmentation: the same crops the calibration helper makes.
+    np.testing.assert_array_equal(images, crops)
+    np.testing.assert_allclose(np.concatenate([b[2] for b in batches]), kpts)
+    assert batches[0][2].shape == (5, 17, 3)
+
+
+def test_shards_split_the_samples(coco_val):
+    sizes = []
+    for shard in (0, 1):
+        ds = build_dataset(coco_val, batch_size=1, input_size=INPUT, level_sigmas=SIGMAS,
+                           training=False, num_shards=2, shard_index=shard)  # fmt: skip
+        sizes.append(sum(1 for _ in ds))
+    assert sizes == [6, 6]
+
+
+def test_distribute_strategy(coco_val):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    ds = build_dataset(coco_val, batch_size=4, input_size=INPUT, level_sigmas=SIGMAS)
+    images, targets = next(iter(strategy.experimental_distribute_dataset(ds)))
+    assert images.shape == (4, 64, 48, 3) and targets["weights"].shape == (4, 17)
+
+
+def _bad_files(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    write_jpeg(tmp_path / "good.jpg")
+    data = write_jpeg(tmp_path / "trunc.jpg")
+    (tmp_path / "trunc.jpg").write_bytes(data[: len(data) // 2])
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "corrupt.jpg").write_bytes(rng.integers(0, 255, 3000, dtype=np.uint8).tobytes())
+    cv2.imwrite(str(tmp_path / "gray.png"), rng.integers(0, 255, (120, 100), dtype=np.uint8))
+    cv2.imwrite(str(tmp_path / "rgba.png"), rng.integers(0, 255, (120, 100, 4), dtype=np.uint8))
+    cv2.imwrite(str(tmp_path / "deep.png"), rng.integers(0, 65535, (120, 100, 3), dtype=np.uint16))
+    names = ["good.jpg", "trunc.jpg", "empty.jpg", "corrupt.jpg", "missing.jpg", "gray.png",
+             "rgba.png", "deep.png", "good.jpg"]  # fmt: skip
+    # No width/height in the json: the last box reaches outside the image, clipped at crop time.
+    images = [{"id": i + 1, "file_name": n} for i, n in enumerate(names)]
+    anns = [person(i + 1, i + 1, [10, 10, 60, 90]) for i in range(len(names) - 1)]
+    anns.append(person(len(names), len(names), [-50, 50, 120, 200]))
+    return write_coco(tmp_path / "bad.json", images, anns)
+
+
+def test_bad_files_are_skipped_and_counted(tmp_path: Path):
+    ds = load_coco(_bad_files(tmp_path), tmp_path)
+    counter = SkipCounter()
+    pipe = build_dataset(ds, batch_size=1, input_size=INPUT, level_sigmas=SIGMAS,
+                         training=False, skip_counter=counter)  # fmt: skip
+    out = _batches(pipe, 20)
+    assert len(out) == 5  # good, gray, rgba, 16-bit, clipped box
+    for images, _ in out:
+        assert images.shape == (1, 64, 48, 3) and images.dtype == np.float32
+    assert counter.total == 4 and pipe.skip_counter is counter
+    reasons = counter.by_reason
+    assert reasons == {"truncated JPEG (no end-of-image marker)": 1, "empty file": 1,
+                       "not a decodable image": 1, "missing file": 1}  # fmt: skip
+    assert set(Path(p).name for p in counter.bad_files) == {
+        "trunc.jpg", "empty.jpg", "corrupt.jpg", "missing.jpg"}  # fmt: skip
+
+
+def test_bad_files_do_not_stop_training(tmp_path: Path):
+    ds = load_coco(_bad_files(tmp_path), tmp_path)
+    pipe = build_dataset(ds, batch_size=4, input_size=INPUT, level_sigmas=SIGMAS, seed=1)
+    batches = _batches(pipe, 6)  # endless: keeps going past the bad samples epoch after epoch
+    assert len(batches) == 6 and all(b[0].shape[0] == 4 for b in batches)
+    assert pipe.skip_counter.total >= 8
