@@ -1,0 +1,197 @@
+"""Top-down evaluation: annotations (+ detections) -> predictions -> COCO AP / PCKh / PCK."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from danet_tf.codec import DECODE_MODES, HeatmapCodec
+from danet_tf.evaluation.coco_eval import (
+    coco_keypoint_eval,
+    load_coco_gt,
+    make_result,
+    write_coco_results,
+)
+from danet_tf.evaluation.inference import PredictFn, Predictions, predict_persons
+from danet_tf.evaluation.nms import oks_nms, rescore
+from danet_tf.evaluation.pck import lsp_pck, mpii_pckh
+from danet_tf.evaluation.persons import (
+    DetectionCounts,
+    persons_from_detections,
+    persons_from_samples,
+)
+
+logger = logging.getLogger(__name__)
+METRICS = ("auto", "coco", "pckh", "pck")
+
+
+@dataclass
+class EvalReport:
+    """Metrics, the printable table, the results entries and what was skipped."""
+
+    metric: str
+    metrics: dict[str, float]
+    table: str
+    results: list[dict]
+    num_persons: int
+    skipped_images: dict[str, str] = field(default_factory=dict)
+    skipped_persons: int = 0
+    detections: DetectionCounts | None = None
+
+    def summary(self) -> str:
+        lines = [f"persons evaluated: {self.num_persons}, results: {len(self.results)}"]
+        if self.detections is not None:
+            lines.append(self.detections.summary())
+        if self.skipped_images:
+            lines.append(
+                f"skipped {len(self.skipped_images)} unreadable images ({self.skipped_persons} "
+                "persons): "
+                + "; ".join(f"{p}: {w}" for p, w in list(self.skipped_images.items())[:5])
+            )
+        return "\n".join(lines) + "\n" + self.table
+
+
+def _load_annotations(ann_file: Path, image_dir: Path | None, metric: str):
+    from danet_tf.data.coco import load_coco
+    from danet_tf.data.mpii import load_mpii
+
+    with open(ann_file) as f:
+        is_mpii = f.read(64).lstrip().startswith("[")
+    dataset = load_mpii(ann_file, image_dir) if is_mpii else load_coco(ann_file, image_dir)
+    if metric == "auto":
+        if is_mpii:
+            metric = "pckh"
+        else:
+            metric = "coco" if dataset.keypoint_info.sigmas is not None else "pck"
+    if metric == "pckh" and dataset.num_keypoints != 16:
+        raise ValueError(f"PCKh needs the 16 MPII joints; {ann_file} has {dataset.num_keypoints}")
+    if metric == "coco" and (is_mpii or dataset.keypoint_info.sigmas is None):
+        raise ValueError(f"COCO AP needs a COCO json with OKS sigmas; {ann_file} has none")
+    return dataset, metric
+
+
+def predictions_to_coco_results(
+    pred: Predictions,
+    sigmas: Sequence[float],
+    nms_threshold: float | None = 0.9,
+    rescore_threshold: float = 0.2,
+) -> list[dict]:
+    """COCO results from predictions: rescoring, then OKS-NMS per image (None: no NMS)."""
+    scores = rescore([p.box_score for p in pred.persons], pred.keypoints[..., 2], rescore_threshold)
+    by_image: dict[int, list[int]] = {}
+    for i, p in enumerate(pred.persons):
+        by_image.setdefault(p.image_id, []).append(i)
+    results = []
+    for image_id, members in by_image.items():
+        idx = np.asarray(members)
+        if nms_threshold is not None:
+            areas = np.asarray([pred.persons[i].area for i in idx])
+            keep = oks_nms(
+                pred.keypoints[idx], scores[idx], areas, nms_threshold, np.asarray(sigmas)
+            )
+            idx = idx[keep]
+        results.extend(make_result(image_id, pred.keypoints[i], scores[i]) for i in idx)
+    return results
+
+
+def evaluate_topdown(
+    predict_fn: PredictFn,
+    ann_file: str | Path,
+    image_dir: str | Path | None = None,
+    *,
+    num_keypoints: int,
+    input_size: tuple[int, int] = (256, 192),
+    heatmap_size: tuple[int, int] | None = None,
+    dets_file: str | Path | None = None,
+    det_score_threshold: float = 0.0,
+    flip: bool = True,
+    decode: str = "blur_shift",
+    metric: str = "auto",
+    batch_size: int = 32,
+    nms_threshold: float | None = 0.9,
+    rescore_threshold: float = 0.2,
+    out: str | Path | None = None,
+    progress: bool = True,
+) -> EvalReport:
+    """Evaluate a heatmap model top-down on a COCO-format or MPII (HRNet json) annotation file.
+
+    Args:
+        predict_fn: float32 RGB 0-255 crops (B, H, W, 3) -> heatmaps (B, h, w, K).
+        ann_file, image_dir: annotations and their image folder (default: beside the file).
+        num_keypoints: K of the model; must equal the annotation file's.
+        input_size, heatmap_size: crop (h, w) and heatmap (h, w) (default input / 4).
+        dets_file: COCO detection results to crop instead of the ground-truth boxes.
+        det_score_threshold: detections scoring below this are dropped.
+        flip, decode: flip test on/off and the codec decode mode.
+        metric: ``coco`` (OKS AP), ``pckh`` (MPII), ``pck`` (LSP, torso) or ``auto``.
+        nms_threshold: OKS-NMS threshold for ``coco`` (None: no NMS).
+        rescore_threshold: keypoint scores above it enter the person score.
+        out: write the results json here.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    if decode not in DECODE_MODES:
+        raise ValueError(f"unknown decode mode {decode!r}; known: {', '.join(DECODE_MODES)}")
+    ann_file = Path(ann_file)
+    if not ann_file.is_file():
+        raise FileNotFoundError(f"annotation file {str(ann_file)!r} does not exist")
+    image_dir = Path(image_dir) if image_dir is not None else None
+    dataset, metric = _load_annotations(ann_file, image_dir, metric)
+    info = dataset.keypoint_info
+    if dataset.num_keypoints != num_keypoints:
+        raise ValueError(
+            f"{ann_file} has {dataset.num_keypoints} keypoints per person but the model "
+            f"outputs {num_keypoints} heatmaps"
+        )
+    if heatmap_size is None:
+        heatmap_size = (input_size[0] // 4, input_size[1] // 4)
+    codec = HeatmapCodec(input_size, heatmap_size)
+    aspect = input_size[1] / input_size[0]
+    det_counts = None
+    if dets_file is not None:
+        if metric != "coco":
+            raise ValueError(
+                f"{metric} scores one prediction per ground-truth person: drop the detections"
+            )
+        gt = load_coco_gt(ann_file)
+        root = image_dir if image_dir is not None else ann_file.parent / "images"
+        persons, det_counts = persons_from_detections(
+            dets_file, gt, root, aspect, score_threshold=det_score_threshold,
+            category_id=int(gt.getCatIds()[0]),
+        )  # fmt: skip
+        logger.info(det_counts.summary())
+    else:
+        persons = persons_from_samples(dataset.samples, aspect)
+    persons = sorted(persons, key=lambda p: p.image_path)  # each image is read once
+    pred = predict_persons(
+        persons, predict_fn, codec, num_keypoints=num_keypoints, flip_pairs=info.flip_pairs,
+        flip=flip, decode=decode, batch_size=batch_size, progress=progress,
+    )  # fmt: skip
+    if metric == "coco":
+        results = predictions_to_coco_results(pred, info.sigmas, nms_threshold, rescore_threshold)
+        metrics, table = coco_keypoint_eval(ann_file, results, sigmas=info.sigmas)
+    else:
+        gt_idx = [p.gt_index for p in pred.persons]
+        gt_kpts = (
+            np.stack([dataset.samples[i].keypoints for i in gt_idx])
+            if gt_idx
+            else np.zeros((0, num_keypoints, 3))
+        )
+        scorer = mpii_pckh if metric == "pckh" else lsp_pck
+        res = scorer(pred.keypoints[..., :2], gt_kpts, info.names)
+        metrics, table = res.as_dict(), res.table()
+        results = [
+            {"image_id": p.image_id, "annotation_id": int(dataset.samples[p.gt_index].annotation_id),
+             "keypoints": [round(float(v), 3) for v in kp.reshape(-1)]}
+            for p, kp in zip(pred.persons, pred.keypoints, strict=True)
+        ]  # fmt: skip
+    if out is not None:
+        write_coco_results(out, results)
+    return EvalReport(
+        metric, metrics, table, results, len(pred.persons), pred.skipped_images,
+        pred.skipped_persons, det_counts,
+    )  # fmt: skip

@@ -1,0 +1,62 @@
+"""Model loading for evaluation: a saved ``.keras`` file or a freshly built registered model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"256x192"`` -> (256, 192) (height x width)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size must look like 256x192 (height x width), got {text!r}") from None
+    if h <= 0 or w <= 0:
+        raise ValueError(f"size must be positive, got {text!r}")
+    return h, w
+
+
+def load_pose_model(
+    name: str | None,
+    weights: str | Path | None,
+    *,
+    input_size: tuple[int, int] = (256, 192),
+    num_keypoints: int = 17,
+):
+    """Load ``weights`` (.keras) or, without weights, build ``name`` with random weights."""
+    import danet_tf  # registers the custom layers before deserialisation
+
+    if weights is not None:
+        loader = getattr(danet_tf, "load_model", None)
+        if loader is None:
+            import keras
+
+            loader = keras.models.load_model
+        if not Path(weights).exists():
+            raise FileNotFoundError(f"weights file {str(weights)!r} does not exist")
+        return loader(str(weights))
+    if name is None:
+        raise ValueError("give a model name or a weights file")
+    if not hasattr(danet_tf, "build_model"):
+        raise RuntimeError("danet_tf.build_model is not available (danet_tf.models missing)")
+    return danet_tf.build_model(name, input_shape=(*input_size, 3), num_keypoints=num_keypoints)
+
+
+def model_io_shapes(
+    model, input_size: tuple[int, int] | None = None
+) -> tuple[tuple[int, int], tuple[int, int], int]:
+    """(input (h, w), heatmap (h, w), K) of a model.
+
+    A model with a fixed input size must agree with ``input_size`` when one is given; a
+    model with free spatial dims takes ``input_size`` (default 256x192).
+    """
+    in_shape = tuple(model.input_shape)
+    fallback = input_size or (256, 192)
+    h, w = in_shape[1] or fallback[0], in_shape[2] or fallback[1]
+    if input_size is not None and (h, w) != tuple(input_size):
+        raise ValueError(f"input size {input_size[0]}x{input_size[1]} but the model takes {h}x{w}")
+    out_shape = model.output_shape
+    if isinstance(out_shape, dict):
+        out_shape = out_shape["heatmaps"]
+    heatmap = (out_shape[1] or h // 4, out_shape[2] or w // 4)
+    return (h, w), heatmap, int(out_shape[-1])

@@ -1,0 +1,64 @@
+"""OKS-based non-maximum suppression and the top-down rescoring rule (HRNet/MSPN protocol)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from danet_tf.codec import COCO_SIGMAS
+
+
+def oks_iou(
+    reference: np.ndarray,
+    others: np.ndarray,
+    reference_area: float,
+    other_areas: np.ndarray,
+    sigmas: np.ndarray = COCO_SIGMAS,
+) -> np.ndarray:
+    """OKS between one pose (K, 2|3) and poses (M, K, 2|3), over all K joints; returns (M,)."""
+    ref = np.asarray(reference, np.float64)[..., :2]
+    oth = np.asarray(others, np.float64)[..., :2]
+    sig = np.asarray(sigmas, np.float64)
+    if sig.shape != (ref.shape[0],):
+        raise ValueError(f"got {sig.shape[0]} sigmas for {ref.shape[0]} keypoints")
+    var = (2.0 * sig) ** 2
+    d2 = ((oth - ref[None]) ** 2).sum(axis=-1)
+    area = (reference_area + np.asarray(other_areas, np.float64)) / 2.0
+    e = d2 / var[None] / (area[:, None] + np.spacing(1)) / 2.0
+    return np.exp(-e).mean(axis=-1)
+
+
+def oks_nms(
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    areas: np.ndarray,
+    threshold: float = 0.9,
+    sigmas: np.ndarray = COCO_SIGMAS,
+) -> np.ndarray:
+    """Greedy NMS of poses (N, K, 2|3) of one image: drop a pose whose OKS with a
+    higher-scored kept pose exceeds ``threshold``. Returns kept indices, best first."""
+    kpts = np.asarray(keypoints)
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    areas = np.asarray(areas, np.float64)
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(int(i))
+        if rest.size == 0:
+            break
+        oks = oks_iou(kpts[i], kpts[rest], areas[i], areas[rest], sigmas)
+        order = rest[oks <= threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def rescore(
+    box_scores: np.ndarray, keypoint_scores: np.ndarray, threshold: float = 0.2
+) -> np.ndarray:
+    """Person score = box score x mean of the keypoint scores above ``threshold`` (0 if none).
+
+    box_scores (N,), keypoint_scores (N, K) -> (N,).
+    """
+    kp = np.asarray(keypoint_scores, np.float64)
+    above = kp > threshold
+    count = above.sum(axis=-1)
+    mean = np.where(count > 0, (kp * above).sum(axis=-1) / np.maximum(count, 1), 0.0)
+    return np.asarray(box_scores, np.float64) * mean
