@@ -1,0 +1,136 @@
+"""One dense layer of an orthogonal attention block."""
+
+from __future__ import annotations
+
+import keras
+
+from danet_tf.layers.channel_attention import ChannelAttention
+from danet_tf.layers.graph_ops import EAGER
+from danet_tf.layers.mask_attention import MaskAttention
+from danet_tf.layers.preact_conv import PreActConv
+from danet_tf.layers.xunit import XUnit
+
+CAU_POSITIONS = ("input", "bottleneck", "output")
+SPATIAL_MODES = ("orthogonal", "multiply", "residual", "xunit", "none")
+
+
+@keras.saving.register_keras_serializable(package="danet_tf")
+class DenseAttentionLayer(keras.layers.Layer):
+    """A DenseNet layer gated by channel (CAU) and mask (MAU) attention.
+
+    ``f`` -> [CAU] -> BN-ReLU-1x1 (``bottleneck``) -> BN-ReLU-3x3 (``growth_rate``) =
+    ``g``; MAU (computed from ``f``) gates ``g``; the output is ``concat(f, g)``, so the
+    block's width grows by ``growth_rate`` per layer.
+
+    Args:
+        growth_rate: channels each layer adds (32 in DANet).
+        bottleneck: width of the 1x1 bottleneck (32 in DANet, ``4 * growth`` in DenseNet).
+        use_cau: whether a channel attention unit is used.
+        cau_position: where CAU sits (paper Fig. 5 / Table V): ``"input"`` (on the layer
+            input, DANet), ``"bottleneck"`` (after the 1x1, variant 1) or ``"output"``
+            (on the new features, variant 2).
+        cau_units: squeeze width of CAU (32).
+        spatial: the spatial gate of the new features: ``"orthogonal"`` (MAU, x(1 - M)),
+            ``"multiply"`` (x M), ``"residual"`` (x (1 + M)), ``"xunit"`` or ``"none"``.
+        kernel_size: depthwise kernel size of MAU / xUnit (9).
+        use_abs: MAU's ``|.|`` before the sigmoid (paper Eq. 1).
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    Call arguments:
+        inputs: tensor (N, H, W, C).
+
+    Returns:
+        Tensor (N, H, W, C + growth_rate).
+
+    Reference:
+        Luo et al., "Efficient Human Pose Estimation by Learning Deeply Aggregated
+        Representations", ICME 2021, Sec. III-A, Fig. 4 and 5.
+    """
+
+    def __init__(
+        self,
+        growth_rate: int = 32,
+        bottleneck: int = 32,
+        use_cau: bool = True,
+        cau_position: str = "input",
+        cau_units: int = 32,
+        spatial: str = "orthogonal",
+        kernel_size: int = 9,
+        use_abs: bool = True,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if cau_position not in CAU_POSITIONS:
+            raise ValueError(
+                f"unknown cau_position {cau_position!r}; expected one of {CAU_POSITIONS}"
+            )
+        if spatial not in SPATIAL_MODES:
+            raise ValueError(f"unknown spatial gate {spatial!r}; expected one of {SPATIAL_MODES}")
+        self.growth_rate = int(growth_rate)
+        self.bottleneck = int(bottleneck)
+        self.use_cau = bool(use_cau)
+        self.cau_position = cau_position
+        self.cau_units = int(cau_units)
+        self.spatial = spatial
+        self.kernel_size = int(kernel_size)
+        self.use_abs = bool(use_abs)
+        self.reduce = PreActConv(self.bottleneck, 1, name="bottleneck")
+        self.grow = PreActConv(self.growth_rate, 3, name="grow")
+        self.cau = ChannelAttention(self.cau_units, name="cau") if self.use_cau else None
+        if spatial in ("orthogonal", "multiply", "residual"):
+            self.gate = MaskAttention(self.kernel_size, mode=spatial, use_abs=use_abs, name="mau")
+        elif spatial == "xunit":
+            self.gate = XUnit(self.kernel_size, name="xunit")
+        else:
+            self.gate = None
+
+    def build(self, input_shape):
+        batch, height, width, channels = input_shape
+        squeezed = (batch, height, width, self.bottleneck)
+        new = (batch, height, width, self.growth_rate)
+        if self.cau is not None:
+            self.cau.build({"input": input_shape, "bottleneck": squeezed, "output": new}[
+                self.cau_position
+            ])
+        self.reduce.build(input_shape)
+        self.grow.build(squeezed)
+        if isinstance(self.gate, MaskAttention):
+            self.gate.build((input_shape, new))
+        elif self.gate is not None:
+            self.gate.build(new)
+
+    def _forward(self, f, ops):
+        x = f
+        if self.cau is not None and self.cau_position == "input":
+            x = ops.apply(self.cau, x)
+        x = ops.apply(self.reduce, x)
+        if self.cau is not None and self.cau_position == "bottleneck":
+            x = ops.apply(self.cau, x)
+        g = ops.apply(self.grow, x)
+        if self.cau is not None and self.cau_position == "output":
+            g = ops.apply(self.cau, g)
+        if isinstance(self.gate, MaskAttention):
+            g = ops.apply(self.gate, f, g)
+        elif self.gate is not None:
+            g = ops.apply(self.gate, g)
+        return ops.concat([f, g])
+
+    def call(self, inputs):
+        return self._forward(inputs, EAGER)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (int(input_shape[-1]) + self.growth_rate,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            growth_rate=self.growth_rate,
+            bottleneck=self.bottleneck,
+            use_cau=self.use_cau,
+            cau_position=self.cau_position,
+            cau_units=self.cau_units,
+            spatial=self.spatial,
+            kernel_size=self.kernel_size,
+            use_abs=self.use_abs,
+        )
+        return config

@@ -1,0 +1,106 @@
+"""Pre-activation convolution unit: BatchNorm, ReLU, then a convolution."""
+
+from __future__ import annotations
+
+import keras
+
+from danet_tf.layers.graph_ops import EAGER
+
+KINDS = ("conv", "depthwise", "transpose")
+
+
+@keras.saving.register_keras_serializable(package="danet_tf")
+class PreActConv(keras.layers.Layer):
+    """BN -> ReLU -> convolution, the unit every DANet block is made of.
+
+    The authors' implementation is pre-activation throughout (paper Fig. 4): each
+    convolution reads normalized, rectified features, so blocks can be concatenated
+    (dense connectivity) without an activation in between.
+
+    Args:
+        filters: output channels (ignored for ``kind="depthwise"``, which keeps them).
+        kernel_size: square kernel size.
+        strides: convolution stride.
+        kind: ``"conv"``, ``"depthwise"`` or ``"transpose"`` (transposed convolution).
+        use_bias: whether the convolution has a bias (only heads need one).
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    Call arguments:
+        inputs: tensor (N, H, W, C).
+
+    Returns:
+        Tensor (N, H', W', filters).
+
+    Reference:
+        Luo et al., "Efficient Human Pose Estimation by Learning Deeply Aggregated
+        Representations", ICME 2021, Fig. 4.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int = 1,
+        strides: int = 1,
+        kind: str = "conv",
+        use_bias: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if kind not in KINDS:
+            raise ValueError(f"unknown conv kind {kind!r}; expected one of {KINDS}")
+        if int(filters) <= 0 or int(kernel_size) <= 0 or int(strides) <= 0:
+            raise ValueError(
+                f"filters, kernel_size and strides must be positive, got "
+                f"{filters}, {kernel_size}, {strides}"
+            )
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.strides = int(strides)
+        self.kind = kind
+        self.use_bias = bool(use_bias)
+        self.norm = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="bn")
+        self.act = keras.layers.ReLU(name="relu")
+        common = dict(
+            kernel_size=self.kernel_size,
+            strides=self.strides,
+            padding="same",
+            use_bias=self.use_bias,
+            name=kind,
+        )
+        if kind == "conv":
+            self.conv = keras.layers.Conv2D(
+                self.filters, kernel_initializer="he_normal", **common
+            )
+        elif kind == "depthwise":
+            self.conv = keras.layers.DepthwiseConv2D(
+                depthwise_initializer="he_normal", **common
+            )
+        else:
+            self.conv = keras.layers.Conv2DTranspose(
+                self.filters, kernel_initializer="he_normal", **common
+            )
+
+    def build(self, input_shape):
+        self.norm.build(input_shape)
+        self.act.build(input_shape)
+        self.conv.build(input_shape)
+
+    def _forward(self, x, ops):
+        return ops.apply(self.conv, ops.apply(self.act, ops.apply(self.norm, x)))
+
+    def call(self, inputs):
+        return self._forward(inputs, EAGER)
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            strides=self.strides,
+            kind=self.kind,
+            use_bias=self.use_bias,
+        )
+        return config

@@ -1,0 +1,220 @@
+"""The model table: every DANet variant and ablation is a row here.
+
+A row is a :class:`ModelSpec` of plain values; one builder
+(:func:`danet_tf.models.builder.build_from_spec`) reads them all. Adding a variant
+means adding a row, and the parametrized tests pick it up with no new test code.
+
+Where the paper is silent, rows follow the authors' MegEngine implementation (see
+``docs/models.md``). The ablations of Tables IV-VII are built on DANet-102.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PaperNumbers:
+    """Complexity (and accuracy) a row is compared with."""
+
+    params_m: float
+    gmacs: float
+    ap: float | None = None
+    source: str = "DANet paper (Luo et al., ICME 2021)"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture of one registered model; every field is a plain value.
+
+    Args:
+        backbone: ``"oab"`` (dense blocks of orthogonal attention layers) or
+            ``"resnet"`` (pre-activation basic blocks, Table VII).
+        task: ``"pose"`` (heatmap regression) or ``"classification"`` (Table X).
+        blocks: layers (OAB) or residual blocks per stage.
+        widths: transition width per stage (the pyramid's channels); ``0`` means no
+            transition (the last stage of a classifier).
+        stem: ``"conv"`` = 7x7/2 conv then BN-ReLU-3x3/2 conv (paper Table I);
+            ``"pool"`` = 7x7/2 conv then 3x3/2 max pool (the authors' code, ResNet,
+            DenseNet).
+        stem_channels: channels of the stem convolutions.
+        downsample: between stages: ``"maxpool"`` (3x3/2, DANet), ``"avgpool"`` (2x2/2,
+            DenseNet) or ``"stride"`` (strided first residual block, ResNet).
+        growth_rate, bottleneck: dense layer widths.
+        use_cau, cau_position, spatial, use_abs, attention_kernel: attention settings,
+            see :class:`danet_tf.layers.DenseAttentionLayer`.
+        fusion: ``"sfu"`` (second-order fusion) or ``"sum"``.
+        decoder_channels: width of the bottom-up path.
+        num_classes: classifier outputs (classification only).
+        default_input: the input size the paper measures at (H, W).
+        paper: the paper's numbers for this row, when it has them.
+        description: one line for listings.
+    """
+
+    backbone: str = "oab"
+    task: str = "pose"
+    blocks: tuple[int, ...] = (3, 6, 12, 12)
+    widths: tuple[int, ...] = (96, 192, 384, 512)
+    stem: str = "conv"
+    stem_channels: int = 64
+    downsample: str = "maxpool"
+    growth_rate: int = 32
+    bottleneck: int = 32
+    use_cau: bool = True
+    cau_position: str = "input"
+    spatial: str = "orthogonal"
+    use_abs: bool = True
+    attention_kernel: int = 9
+    fusion: str = "sfu"
+    decoder_channels: int = 128
+    num_classes: int = 1000
+    default_input: tuple[int, int] = (256, 192)
+    paper: PaperNumbers | None = field(default=None, compare=False)
+    description: str = field(default="", compare=False)
+
+    def validate(self) -> None:
+        choices = {
+            "backbone": ("oab", "resnet"),
+            "task": ("pose", "classification"),
+            "stem": ("conv", "pool"),
+            "downsample": ("maxpool", "avgpool", "stride"),
+            "cau_position": ("input", "bottleneck", "output"),
+            "spatial": ("orthogonal", "multiply", "residual", "xunit", "none"),
+            "fusion": ("sfu", "sum"),
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"{name}={value!r} is not one of {allowed}")
+        if len(self.blocks) != len(self.widths) or not self.blocks:
+            raise ValueError(
+                f"blocks {self.blocks} and widths {self.widths} need the same, non-zero length"
+            )
+        if any(int(b) <= 0 for b in self.blocks):
+            raise ValueError(f"every stage needs at least one block, got blocks={self.blocks}")
+        positive = ("growth_rate", "bottleneck", "attention_kernel", "decoder_channels")
+        for name in positive + ("stem_channels", "num_classes"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+
+    def replace(self, **overrides) -> ModelSpec:
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown model override(s) {unknown}; known: {sorted(known)}")
+        for key in ("blocks", "widths"):
+            if key in overrides:
+                overrides[key] = tuple(int(v) for v in overrides[key])
+        spec = dataclasses.replace(self, **overrides)
+        spec.validate()
+        return spec
+
+
+_DANET72 = ModelSpec(
+    blocks=(3, 6, 12, 12),
+    widths=(96, 192, 384, 512),
+    paper=PaperNumbers(3.4, 1.0, 71.0),
+    description="DANet-72, COCO 256x192",
+)
+_DANET88 = ModelSpec(
+    blocks=(4, 5, 18, 14),
+    widths=(128, 192, 512, 640),
+    paper=PaperNumbers(5.3, 1.4, 71.9),
+    description="DANet-88, COCO 256x192",
+)
+_DANET98 = ModelSpec(
+    blocks=(4, 12, 16, 14),
+    widths=(128, 256, 512, 640),
+    paper=PaperNumbers(5.7, 1.6, 72.8),
+    description="DANet-98, COCO 256x192",
+)
+_DANET102 = ModelSpec(
+    blocks=(6, 12, 16, 14),
+    widths=(128, 256, 512, 640),
+    paper=PaperNumbers(5.8, 1.8, 73.4),
+    description="DANet-102, COCO 256x192",
+)
+_BASELINE1 = _DANET102.replace(
+    use_cau=False, spatial="none", fusion="sum", paper=None,
+    description="Table IV Baseline1: DANet-102 without CAU, MAU and SFU",
+)
+_RESNET18 = ModelSpec(
+    backbone="resnet", blocks=(2, 2, 2, 2), widths=(64, 128, 256, 512), stem="pool",
+    downsample="stride", use_cau=False, spatial="none",
+)
+_DENSENET169 = ModelSpec(
+    task="classification", blocks=(6, 12, 32, 32), widths=(128, 256, 640, 0), stem="pool",
+    downsample="avgpool", bottleneck=128, use_cau=False, spatial="none",
+    default_input=(224, 224),
+)
+
+SPECS: dict[str, ModelSpec] = {
+    "danet72": _DANET72,
+    "danet88": _DANET88,
+    "danet98": _DANET98,
+    "danet102": _DANET102,
+    "danet_tiny": ModelSpec(
+        blocks=(1, 1, 1, 1), widths=(16, 24, 32, 32), stem_channels=16, growth_rate=8,
+        bottleneck=8, decoder_channels=16, attention_kernel=3,
+        description="tiny DANet for tests and CPU smoke runs (not in the paper)",
+    ),
+    # Table IV: contributions of CAU, MAU and SFU on DANet-102.
+    "danet102_baseline1": _BASELINE1,
+    "danet102_baseline2": _BASELINE1.replace(
+        growth_rate=64, description="Table IV Baseline2: Baseline1 with growth rate 64"
+    ),
+    "danet102_cau": _BASELINE1.replace(use_cau=True, description="Table IV: Baseline1 + CAU"),
+    "danet102_mau": _BASELINE1.replace(
+        spatial="orthogonal", description="Table IV: Baseline1 + MAU"
+    ),
+    "danet102_sfu": _BASELINE1.replace(fusion="sfu", description="Table IV: Baseline1 + SFU"),
+    "danet102_cau_mau": _BASELINE1.replace(
+        use_cau=True, spatial="orthogonal", description="Table IV: Baseline1 + CAU + MAU"
+    ),
+    # Table V: where CAU sits (Fig. 5).
+    "danet102_oab_v1": _DANET102.replace(
+        cau_position="bottleneck", paper=None,
+        description="Table V OAB variant 1: CAU after the 1x1 bottleneck",
+    ),
+    "danet102_oab_v2": _DANET102.replace(
+        cau_position="output", paper=None,
+        description="Table V OAB variant 2: CAU on the new (3x3) features",
+    ),
+    # Table VI: spatial attention alternatives to MAU.
+    "danet102_xunit": _DANET102.replace(
+        spatial="xunit", paper=None, description="Table VI: xUnit instead of MAU"
+    ),
+    "danet102_mau_v1": _DANET102.replace(
+        spatial="multiply", paper=None, description="Table VI MAU variant 1: x M"
+    ),
+    "danet102_mau_v2": _DANET102.replace(
+        spatial="residual", paper=None, description="Table VI MAU variant 2: x (1 + M)"
+    ),
+    # Table VII: fusion by summation vs SFU.
+    "danet102_sum": _DANET102.replace(
+        fusion="sum", paper=None, description="Table VII: DANet-102 with summation fusion"
+    ),
+    "resnet18_pyramid_sum": _RESNET18.replace(
+        fusion="sum", description="Table VII: ResNet-18 single pyramid, summation fusion"
+    ),
+    "resnet18_pyramid_sfu": _RESNET18.replace(
+        fusion="sfu", description="Table VII: ResNet-18 single pyramid with SFU"
+    ),
+    # Table X: OAB in an ImageNet classifier.
+    "densenet169": _DENSENET169.replace(
+        description="Table X: DenseNet-169 ImageNet classifier, 224x224",
+        paper=PaperNumbers(14.15, 3.36, source="torchvision DenseNet-169 (Huang et al. 2017)"),
+    ),
+    "oab_densenet169": _DENSENET169.replace(
+        use_cau=True, spatial="orthogonal",
+        description="Table X: DenseNet-169 with orthogonal attention layers, 224x224",
+    ),
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(SPECS)}") from None
