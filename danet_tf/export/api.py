@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from danet_tf.codec import HeatmapCodec, KeypointInfo
-from danet_tf.export import converters, metadata as meta_lib
+from danet_tf.export import converters
+from danet_tf.export import metadata as meta_lib
 from danet_tf.export.atomic import atomic_path
 from danet_tf.export.calibration import CropSet
 from danet_tf.export.runners import keras_predict, load_predict
@@ -97,7 +98,9 @@ def export_model(
         meta = build_metadata(model, mode, quantize, weights_path, keypoints, model_name)
         if fmt == "tflite":
             meta["runtime"] = choose_tflite_runtime(tmp, crops.images[:1], meta)
-        report = verify(reference, load_predict(tmp, 1, meta), crops, codec, mode, str(output), bounds)
+        report = verify(
+            reference, load_predict(tmp, 1, meta), crops, codec, mode, str(output), bounds
+        )
     meta["verification"] = report.as_dict()
     meta["export_seconds"] = round(time.perf_counter() - started, 1)
     meta_path = meta_lib.write_metadata(output, meta)

@@ -73,7 +73,9 @@ class LiteRTModel:
         crops = np.asarray(crops, dtype=np.float32)
         expected = tuple(self.input["shape"][1:])
         if crops.ndim != 4 or crops.shape[1:] != expected:
-            raise ValueError(f"crops must be (N, {', '.join(map(str, expected))}), got {crops.shape}")
+            raise ValueError(
+                f"crops must be (N, {', '.join(map(str, expected))}), got {crops.shape}"
+            )
         return np.concatenate([self._run(c[None]) for c in crops], axis=0)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:

@@ -25,7 +25,9 @@ def artifact_format(path: str | Path) -> str:
         raise ValueError(f"{path} is a directory without saved_model.pb")
     formats = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}
     if path.suffix not in formats:
-        raise ValueError(f"unknown artifact {path}; expected .keras, .tflite, .onnx or a SavedModel")
+        raise ValueError(
+            f"unknown artifact {path}; expected .keras, .tflite, .onnx or a SavedModel"
+        )
     return formats[path.suffix]
 
 
@@ -44,7 +46,9 @@ def keras_predict(model: Any, batch: int | None = None) -> Predict:
         crops = np.asarray(crops, np.float32)
         if batch is None:
             return fn(crops).numpy()
-        return np.concatenate([fn(crops[i : i + batch]).numpy() for i in range(0, len(crops), batch)])
+        return np.concatenate(
+            [fn(crops[i : i + batch]).numpy() for i in range(0, len(crops), batch)]
+        )
 
     return predict
 
@@ -84,7 +88,10 @@ def load_predict(
     def predict(crops: np.ndarray) -> np.ndarray:
         crops = np.asarray(crops, np.float32)
         step = batch or len(crops)
-        outs = [signature(**{name: tf.constant(crops[i : i + step])}) for i in range(0, len(crops), step)]
+        outs = [
+            signature(**{name: tf.constant(crops[i : i + step])})
+            for i in range(0, len(crops), step)
+        ]
         return np.concatenate([o["heatmaps"].numpy() for o in outs])
 
     return predict

@@ -51,10 +51,10 @@ class Poses:
                 "box": [round(float(v), 2) for v in box],
                 "keypoints": {
                     name: [round(float(x), 2), round(float(y), 2), round(float(s), 4)]
-                    for name, (x, y), s in zip(names, kpts, scores)
+                    for name, (x, y), s in zip(names, kpts, scores, strict=True)
                 },
             }
-            for box, kpts, scores in zip(self.boxes, self.keypoints, self.scores)
+            for box, kpts, scores in zip(self.boxes, self.keypoints, self.scores, strict=True)
         ]
 
 
@@ -126,7 +126,7 @@ class PoseEstimator:
         heatmaps = self.heatmaps(crops)
         t2 = time.perf_counter()
         coords, scores = self.codec.decode(heatmaps, self.decode_mode)
-        keypoints = np.stack([affine_points(c, m) for c, m in zip(coords, inverses)])
+        keypoints = np.stack([affine_points(c, m) for c, m in zip(coords, inverses, strict=True)])
         t3 = time.perf_counter()
         timings = {"preprocess": t1 - t0, "model": t2 - t1, "postprocess": t3 - t2}
         return Poses(keypoints, scores, boxes, {k: v * 1e3 for k, v in timings.items()})
@@ -142,7 +142,7 @@ def draw_poses(
     """Draw boxes, limbs and keypoints (with their scores) on a copy of a BGR image."""
     out = image.copy()
     thick = max(1, round(max(image.shape[:2]) / 400))
-    for box, kpts, scores in zip(poses.boxes, poses.keypoints, poses.scores):
+    for box, kpts, scores in zip(poses.boxes, poses.keypoints, poses.scores, strict=True):
         x, y, w, h = (int(round(v)) for v in box)
         cv2.rectangle(out, (x, y), (x + w, y + h), (255, 200, 0), thick)
         for i, (a, b) in enumerate(skeleton):
@@ -151,7 +151,7 @@ def draw_poses(
                 pa = tuple(int(round(v)) for v in kpts[a])
                 pb = tuple(int(round(v)) for v in kpts[b])
                 cv2.line(out, pa, pb, color, 2 * thick, cv2.LINE_AA)
-        for (px, py), s in zip(kpts, scores):
+        for (px, py), s in zip(kpts, scores, strict=True):
             if s < score_threshold:
                 continue
             p = (int(round(px)), int(round(py)))

@@ -83,7 +83,9 @@ class Report:
         )
 
 
-def oks(a: np.ndarray, b: np.ndarray, visible: np.ndarray, area: float, sigmas: np.ndarray) -> np.ndarray:
+def oks(
+    a: np.ndarray, b: np.ndarray, visible: np.ndarray, area: float, sigmas: np.ndarray
+) -> np.ndarray:
     """Per-person OKS of keypoints ``a`` against ``b`` (N, K, 2) over ``visible`` (N, K)."""
     d2 = ((a - b) ** 2).sum(-1)
     e = np.exp(-d2 / (2.0 * area * (2.0 * sigmas) ** 2 + np.finfo(np.float64).eps))

@@ -30,7 +30,9 @@ def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model
             names = set(archive.namelist())
             damaged = archive.testzip()
     except zipfile.BadZipFile as err:
-        raise ValueError(f"{path!r} is not a valid .keras archive (truncated or corrupt): {err}")
+        raise ValueError(
+            f"{path!r} is not a valid .keras archive (truncated or corrupt): {err}"
+        ) from err
     if damaged is not None:
         raise ValueError(f"{path!r} is corrupt: member {damaged!r} fails its checksum")
     missing = {"config.json", "model.weights.h5"} - names

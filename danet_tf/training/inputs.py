@@ -45,8 +45,9 @@ def synthetic_paths(cfg: Config) -> dict[str, Path]:
     from danet_tf.data import synthetic
 
     root = Path(cfg.data.synthetic_dir) if cfg.data.synthetic_dir else default_synthetic_dir()
-    root = root / f"v{getattr(synthetic, 'VERSION', 1)}-{cfg.data.synthetic_train_images}-" \
-                  f"{cfg.data.synthetic_val_images}-s{cfg.runtime.seed}"
+    # One directory per parameter set: runs with other sizes never re-render a shared one.
+    root = root / (f"v{synthetic.VERSION}-{cfg.data.synthetic_train_images}-"
+                   f"{cfg.data.synthetic_val_images}-s{cfg.runtime.seed}")
     return synthetic.generate(
         root,
         num_train=cfg.data.synthetic_train_images,
@@ -57,21 +58,21 @@ def synthetic_paths(cfg: Config) -> dict[str, Path]:
 
 def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
     """Readers + tf.data pipelines for the config's data section."""
-    from danet_tf import data as dd
+    from danet_tf.data import build_dataset, load_coco
 
     if cfg.data.annotations is None:
         paths = synthetic_paths(cfg)
         train_ann, train_img = paths["train_annotations"], paths["train_images"]
         val_ann, val_img = paths.get("val_annotations"), paths.get("val_images")
-        description = f"synthetic dataset in {Path(train_ann).parent}"
+        description = f"synthetic dataset in {paths['root']}"
     else:
         train_ann, train_img = cfg.data.annotations, cfg.data.images
         val_ann, val_img = cfg.data.val_annotations, cfg.data.val_images
         description = str(train_ann)
-    train_set = dd.load_coco(train_ann, train_img, num_keypoints=cfg.model.num_keypoints)
+    train_set = load_coco(train_ann, train_img, num_keypoints=cfg.model.num_keypoints)
     if len(train_set) == 0:
         raise ValueError(f"data.annotations: {str(train_ann)!r} has no usable person")
-    val_set = dd.load_coco(val_ann, val_img, num_keypoints=train_set.num_keypoints) \
+    val_set = load_coco(val_ann, val_img, num_keypoints=train_set.num_keypoints) \
         if val_ann is not None else None
     common = dict(input_size=tuple(cfg.model.input_size), level_sigmas=level_sigmas)
     aug = dict(
@@ -82,14 +83,14 @@ def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
     )
 
     def make_train(batch: int, seed: int, num_shards: int, shard: int) -> tf.data.Dataset:
-        return dd.build_dataset(
+        return build_dataset(
             train_set, batch_size=batch, training=True, seed=seed, repeat=True,
             shuffle_buffer=cfg.data.shuffle_buffer, num_shards=num_shards, shard_index=shard,
             **common, **aug,
         )
 
     def make_val(batch: int) -> tf.data.Dataset:
-        return dd.build_dataset(
+        return build_dataset(
             val_set, batch_size=batch, training=False, repeat=False, with_keypoints=True,
             **common,
         )

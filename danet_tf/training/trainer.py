@@ -45,7 +45,8 @@ class TrainResult:
     total_steps: int
     final_model: Path | None
     last_logs: dict[str, float]
-    weights_digest: float
+    model: keras.Model  # the trained multi-scale model
+    outdir: Path  # where this worker wrote summary.json (the work dir on the chief)
 
 
 def default_model_builder(cfg: Config, num_keypoints: int) -> keras.Model:
@@ -55,6 +56,14 @@ def default_model_builder(cfg: Config, num_keypoints: int) -> keras.Model:
     return danet_tf.build_model(
         cfg.model.name, input_shape=(h, w, 3), num_keypoints=num_keypoints, multi_scale=True
     )
+
+
+def check_model_name(name: str) -> None:
+    import danet_tf
+
+    known = danet_tf.list_models()
+    if name not in known:
+        raise ValueError(f"model.name: unknown model {name!r}; known: {', '.join(known)}")
 
 
 def _levels_and_sigmas(cfg: Config) -> tuple[tuple[str, ...], dict[str, float]]:
@@ -113,6 +122,8 @@ def train(
             f"train.level_weights: expected {len(levels)} values for {list(levels)}, "
             f"got {list(cfg.train.level_weights)}"
         )
+    if model_builder is None:
+        check_model_name(cfg.model.name)
     if inputs is None:
         inputs = build_inputs(cfg, sigmas)
     builder = model_builder or default_model_builder
@@ -200,15 +211,14 @@ def train(
     if chief:
         final = _write_final(cfg, model, builder, inference_fn or _inference_model,
                              inputs.num_keypoints, workdir)
-    digest = float(sum(np.sum(np.abs(v.numpy().astype(np.float64))) for v in model.weights))
-    summary = {"step": step, "total_steps": total_steps, "logs": logs, "weights_digest": digest,
-               "replicas": replicas}
+    summary = {"step": step, "total_steps": total_steps, "logs": logs, "replicas": replicas,
+               "optimizer_iterations": int(optimizer.iterations.numpy())}
     out_dir = workdir if chief else workdir / f".worker-{worker_id(strategy)}"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     if not chief:
         shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
-    return TrainResult(workdir, step, total_steps, final, logs, digest)
+    return TrainResult(workdir, step, total_steps, final, logs, model, out_dir)
 
 
 def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights, cfg,
@@ -259,7 +269,10 @@ def predict_val(model: keras.Model, inputs: TrainInputs, cfg: Config, level: str
     seen = 0
     codec = None
     for images, _, keypoints in inputs.make_val(max(1, min(32, cfg.train.val_samples))):
-        heatmaps = model(images, training=False)[level].numpy().astype(np.float32)
+        heatmaps = model(images, training=False)
+        if isinstance(heatmaps, dict):
+            heatmaps = heatmaps[level]
+        heatmaps = np.asarray(heatmaps, np.float32)
         if codec is None:
             codec = HeatmapCodec(tuple(cfg.model.input_size), heatmaps.shape[1:3])
         coords, _ = codec.decode(heatmaps, mode="shift")

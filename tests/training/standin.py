@@ -40,3 +40,25 @@ def random_inputs(num_keypoints: int = 5, size: tuple[int, int] = (64, 32),
         return tf.data.Dataset.from_tensor_slices((images, targets)).repeat().batch(batch)
 
     return TrainInputs(num_keypoints, num_samples, make, description="random tensors")
+
+
+def sharded_inputs(num_keypoints: int = 5, size: tuple[int, int] = (64, 32),
+                   num_samples: int = 16) -> TrainInputs:
+    """Fixed samples; shard ``i`` of ``n`` gets rows ``i::n``.
+
+    One pipeline with per-replica batch ``b`` and two replicas, or two pipelines (workers)
+    with batch ``b`` each, then see the same global batches as one replica with ``2 b``, so
+    every strategy must reach the same weights.
+    """
+    h, w = size
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (num_samples, h, w, 3)).astype(np.float32)
+    heat = rng.uniform(0, 1, (num_samples, h // 4, w // 4, num_keypoints)).astype(np.float32)
+    weights = (rng.uniform(size=(num_samples, num_keypoints)) > 0.2).astype(np.float32)
+    targets = {lvl: heat for lvl in LEVELS} | {"weights": weights}
+
+    def make(batch: int, seed: int, num_shards: int, shard: int) -> tf.data.Dataset:
+        ds = tf.data.Dataset.from_tensor_slices((images, targets)).shard(num_shards, shard)
+        return ds.repeat().batch(batch, drop_remainder=True)
+
+    return TrainInputs(num_keypoints, num_samples, make, description="fixed random tensors")
