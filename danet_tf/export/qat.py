@@ -1,0 +1,160 @@
+"""Quantization-aware training with tensorflow-model-optimization, then an int8 TFLite file.
+
+tfmot rejects Keras 3 models, and importing it switches ``tf.keras`` to Keras 2 for the
+whole process (``TF_USE_LEGACY_KERAS``). So QAT runs in a child process
+(``python -m danet_tf.export.qat``) that: loads the Keras 3 model, rebuilds it in
+``tf_keras`` with standard layers (``danet_tf.models.to_functional``), annotates every layer
+(the default 8-bit registry where it knows the layer, an output-only 8-bit ``QuantizeConfig``
+for the rest: Multiply, Normalization, Rescaling, ...), fine-tunes for N epochs and converts.
+
+Fine-tuning distils the float model: the targets are the float model's own heatmaps on the
+calibration crops. With a few dozen crops this adapts the weights to the quantizers without
+drifting from what the float model learned (labels would overfit so small a set).
+BatchNormalization stays frozen (inference mode) for the same reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from danet_tf.export.calibration import CropSet
+
+
+def write_qat_tflite(
+    model: Any, path: Path, calibration: CropSet | None, epochs: int, batch_size: int = 8
+) -> None:
+    """Fine-tune ``model`` with QAT for ``epochs`` on ``calibration`` crops; write int8 TFLite."""
+    from danet_tf.export.runners import keras_predict
+
+    if calibration is None or len(calibration) == 0:
+        raise ValueError("QAT needs real person crops to fine-tune on (calibration)")
+    if epochs < 1:
+        raise ValueError(f"qat epochs must be >= 1, got {epochs!r}")
+    with tempfile.TemporaryDirectory(prefix="danet_qat_") as tmp:
+        source, data = Path(tmp) / "source.keras", Path(tmp) / "data.npz"
+        model.save(str(source))
+        targets = keras_predict(model)(calibration.images)
+        np.savez(data, images=calibration.images, targets=targets)
+        cmd = [sys.executable, "-m", "danet_tf.export.qat", str(source), str(data), str(path)]
+        cmd += ["--epochs", str(epochs), "--batch-size", str(batch_size)]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0 or not path.is_file():
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
+            raise RuntimeError(f"QAT child process failed (exit {result.returncode}):\n{tail}")
+        print("\n".join(line for line in result.stdout.splitlines() if line.startswith("qat:")))
+
+
+def _annotated(functional: Any, tfmot: Any) -> Any:
+    """Annotate every layer of a tf_keras functional model for QAT."""
+    import tf_keras
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry_lib,
+    )
+
+    registry = registry_lib.Default8BitQuantizeRegistry()
+    annotate = tfmot.quantization.keras.quantize_annotate_layer
+
+    def clone(layer):
+        config = layer.get_config()
+        copy = layer.__class__.from_config(config)
+        if isinstance(layer, tf_keras.layers.InputLayer):
+            return copy
+        if registry.supports(layer):
+            return annotate(copy)
+        return annotate(copy, quantize_config=OutputQuantizeConfig())
+
+    annotated = tf_keras.models.clone_model(functional, clone_function=clone)
+    annotated.set_weights(functional.get_weights())
+    return annotated
+
+
+def _quantize_config_class() -> type:
+    import tensorflow_model_optimization as tfmot
+
+    quantizers = tfmot.quantization.keras.quantizers
+
+    class _OutputQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
+        """8-bit quantization of a layer's output only (the layer has no weights to quantize)."""
+
+        def get_weights_and_quantizers(self, layer):
+            return []
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            pass
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return [
+                quantizers.MovingAverageQuantizer(
+                    8, per_axis=False, symmetric=False, narrow_range=False
+                )
+            ]
+
+        def get_config(self):
+            return {}
+
+    return _OutputQuantizeConfig
+
+
+OutputQuantizeConfig: Any = None
+
+
+def _child(argv: list[str]) -> None:
+    global OutputQuantizeConfig
+    parser = argparse.ArgumentParser(prog="python -m danet_tf.export.qat")
+    parser.add_argument("source")
+    parser.add_argument("data")
+    parser.add_argument("output")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args(argv)
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"  # what importing tfmot does anyway; say it first
+    import time
+
+    import tensorflow as tf
+    import tensorflow_model_optimization as tfmot
+    import tf_keras
+
+    from danet_tf.export.converters import configure_converter
+    from danet_tf.export.runners import load_keras
+    from danet_tf.models import to_functional
+
+    started = time.perf_counter()
+    OutputQuantizeConfig = _quantize_config_class()
+    data = np.load(args.data)
+    images, targets = data["images"], data["targets"]
+    functional = to_functional(load_keras(args.source), tf_keras)
+    for layer in functional.layers:
+        if isinstance(layer, tf_keras.layers.BatchNormalization):
+            layer.trainable = False
+    with tfmot.quantization.keras.quantize_scope({"_OutputQuantizeConfig": OutputQuantizeConfig}):
+        qat = tfmot.quantization.keras.quantize_apply(_annotated(functional, tfmot))
+    print(f"qat: annotated and quantized the graph ({time.perf_counter() - started:.0f} s)")
+    qat.compile(optimizer=tf_keras.optimizers.Adam(1e-4), loss="mse")
+    history = qat.fit(images, targets, batch_size=args.batch_size, epochs=args.epochs, verbose=0)
+    losses = ", ".join(f"{v:.3g}" for v in history.history["loss"])
+    print(
+        f"qat: fine-tuned {args.epochs} epoch(s) on {len(images)} crops, distillation loss "
+        f"{losses} ({time.perf_counter() - started:.0f} s)"
+    )
+    converter = tf.lite.TFLiteConverter.from_keras_model(qat)
+    configure_converter(converter, "int8", images)
+    Path(args.output).write_bytes(converter.convert())
+    print(f"qat: converted to int8 TFLite ({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])
