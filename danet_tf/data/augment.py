@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-import cv2
 import numpy as np
 
 from danet_tf.codec import (
@@ -74,18 +73,20 @@ def lower_body_mask(names: Sequence[str]) -> np.ndarray:
 @dataclasses.dataclass
 class CropResult:
     image: np.ndarray  # (h, w, 3) uint8 RGB
-    heatmaps: dict[str, np.ndarray]  # level -> (hh, hw, K) float32
-    weights: np.ndarray  # (K,) float32
     keypoints: np.ndarray  # (K, 3) float32 in crop pixels (x, y zero where v == 0)
+    heatmaps: dict[str, np.ndarray]  # level -> (hh, hw, K) float32; empty without sigmas
+    weights: np.ndarray | None  # (K,) float32; None without sigmas
 
 
 class TopDownTransform:
-    """Sample + decoded image -> crop and targets.
+    """Sample + decoded RGB image -> crop, keypoints in the crop and (optionally) targets.
 
     Args:
         keypoint_info: the layout (flip pairs, names for the half-body split).
         input_size: crop size (h, w).
-        level_sigmas: level name -> Gaussian sigma in heatmap cells, one heatmap each.
+        level_sigmas: level name -> Gaussian sigma in heatmap cells, one heatmap each, from
+            `HeatmapCodec.encode`; None to skip encoding (the tf.data pipeline encodes
+            whole batches in the graph instead, see `danet_tf.data.targets`).
         heatmap_size: (h, w); default input_size / 4.
         augment: AugmentConfig; None or `AugmentConfig.none()` for validation.
         padding: box padding before augmentation (1.25).
@@ -95,20 +96,18 @@ class TopDownTransform:
         self,
         keypoint_info: KeypointInfo,
         input_size: tuple[int, int],
-        level_sigmas: Mapping[str, float],
+        level_sigmas: Mapping[str, float] | None = None,
         heatmap_size: tuple[int, int] | None = None,
         augment: AugmentConfig | None = None,
         padding: float = 1.25,
     ) -> None:
-        if not level_sigmas:
-            raise ValueError("level_sigmas must name at least one level, got {}")
         self.info = keypoint_info
         self.input_size = (int(input_size[0]), int(input_size[1]))
         hm = heatmap_size or (self.input_size[0] // 4, self.input_size[1] // 4)
         self.heatmap_size = (int(hm[0]), int(hm[1]))
         self.codecs = {
             k: HeatmapCodec(self.input_size, self.heatmap_size, float(s))
-            for k, s in level_sigmas.items()
+            for k, s in (level_sigmas or {}).items()
         }
         self.augment = augment or AugmentConfig.none()
         self.padding = padding
@@ -138,9 +137,8 @@ class TopDownTransform:
         aug = self.augment
         padding = self.padding
         if rng is not None and aug.half_body_prob > 0:
-            if (
-                sample.keypoints[:, 2] > 0
-            ).sum() > aug.half_body_min_joints and rng.random() < aug.half_body_prob:
+            labelled = int((sample.keypoints[:, 2] > 0).sum())
+            if labelled > aug.half_body_min_joints and rng.random() < aug.half_body_prob:
                 half = self._half_body(sample.keypoints, rng)
                 if half is not None and half[2] >= 1 and half[3] >= 1:
                     box, padding = half, aug.half_body_padding
@@ -153,16 +151,15 @@ class TopDownTransform:
             flip = bool(aug.flip and rng.random() < aug.flip_prob)
         return center, scale, rotation, flip
 
-    def __call__(
-        self, image_bgr: np.ndarray, sample: PoseSample, rng: np.random.Generator | None = None
-    ) -> CropResult | None:
-        """Crop one person; ``rng=None`` means no augmentation. None if the box is empty."""
-        params = self.params(sample, image_bgr.shape, rng)
+    def crop(
+        self, image: np.ndarray, sample: PoseSample, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(crop (h, w, 3), keypoints (K, 3) in crop pixels); ``rng=None``: no augmentation."""
+        params = self.params(sample, image.shape, rng)
         if params is None:
             return None
         center, scale, rotation, flip = params
-        crop = crop_person(image_bgr, center, scale, self.input_size, rotation)
-        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+        crop = crop_person(image, center, scale, self.input_size, rotation)
         kpts = sample.keypoints.copy()
         matrix = get_affine_transform(center, scale, rotation, self.input_size)
         kpts[:, :2] = affine_points(kpts[:, :2], matrix)
@@ -170,7 +167,17 @@ class TopDownTransform:
             crop = np.ascontiguousarray(crop[:, ::-1])
             kpts = flip_keypoints(kpts, self.info.flip_pairs, self.input_size[1])
         kpts[kpts[:, 2] <= 0, :2] = 0.0
+        return crop, kpts
+
+    def __call__(
+        self, image: np.ndarray, sample: PoseSample, rng: np.random.Generator | None = None
+    ) -> CropResult | None:
+        """Crop one person from an RGB image, with targets; None if the box is empty."""
+        out = self.crop(image, sample, rng)
+        if out is None:
+            return None
+        crop, kpts = out
         heatmaps, weights = {}, None
         for level, codec in self.codecs.items():
             heatmaps[level], weights = codec.encode(kpts)
-        return CropResult(crop, heatmaps, weights, kpts)
+        return CropResult(crop, kpts, heatmaps, weights)

@@ -1,7 +1,7 @@
 """Image reading that never raises: bad files become a reason string the caller counts.
 
-Every image comes back as 8-bit, 3-channel RGB: OpenCV's IMREAD_COLOR already turns
-grayscale into 3 channels, drops alpha and scales 16-bit data to 8 bits. EXIF orientation is
+Every image comes back as 8-bit, 3-channel RGB: OpenCV's IMREAD_COLOR_RGB turns grayscale
+into 3 channels, drops alpha, scales 16-bit data to 8 bits and writes RGB order directly. EXIF orientation is
 ignored on purpose: COCO-style annotations refer to the stored pixel grid.
 """
 
@@ -16,7 +16,9 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+# IMREAD_COLOR_RGB exists from OpenCV 4.10; older builds decode BGR and convert.
+_RGB_FLAG = getattr(cv2, "IMREAD_COLOR_RGB", None)
+_FLAGS = (_RGB_FLAG if _RGB_FLAG is not None else cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION
 _JPEG_SOI = b"\xff\xd8"
 _JPEG_EOI = b"\xff\xd9"
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -35,7 +37,7 @@ def _truncation(data: bytes) -> str | None:
 
 
 def decode_image(data: bytes) -> tuple[np.ndarray | None, str | None]:
-    """Decode encoded image bytes to (H, W, 3) uint8 BGR; returns (image, None) or (None, why)."""
+    """Decode encoded image bytes to (H, W, 3) uint8 RGB; returns (image, None) or (None, why)."""
     if len(data) == 0:
         return None, "empty file"
     why = _truncation(data)
@@ -46,11 +48,13 @@ def decode_image(data: bytes) -> tuple[np.ndarray | None, str | None]:
         return None, "not a decodable image"
     if image.dtype != np.uint8:  # IMREAD_COLOR converts depth already; belt and braces
         image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    if _RGB_FLAG is None:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return image, None
 
 
 def read_image(path: str) -> tuple[np.ndarray | None, str | None]:
-    """Read a file to (H, W, 3) uint8 BGR; returns (image, None) or (None, reason)."""
+    """Read a file to (H, W, 3) uint8 RGB; returns (image, None) or (None, reason)."""
     try:
         with open(path, "rb") as f:
             data = f.read()

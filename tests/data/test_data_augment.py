@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from danet_tf.codec import HeatmapCodec, affine_points, get_affine_transform
-from danet_tf.data import AugmentConfig, TopDownTransform, load_coco, load_lsp
+from danet_tf.data import AugmentConfig, TopDownTransform, load_coco, load_lsp, read_image
 
 INPUT = (128, 96)
 SIGMAS = {"heatmaps_s8": 1.7, "heatmaps": 1.4}
@@ -45,14 +45,14 @@ def test_round_trip_on_coco(coco_sample: Path):
     codec = HeatmapCodec(INPUT, t.heatmap_size, SIGMAS["heatmaps"])
     checked = 0
     for s in ds.samples:
-        image = cv2.imread(s.image_path)
+        image, _ = read_image(s.image_path)
         out = t(image, s)
         assert out.image.shape == (*INPUT, 3) and out.image.dtype == np.uint8
-        # RGB order: crop equals the BGR image warped, channels reversed.
         center, scale, rot, flip = t.params(s, image.shape, None)
         assert rot == 0 and not flip
         ref = cv2.warpAffine(image, get_affine_transform(center, scale, 0, INPUT), INPUT[::-1])
-        np.testing.assert_array_equal(out.image, ref[..., ::-1])
+        np.testing.assert_array_equal(out.image, ref)
+        assert np.array_equal(image, cv2.imread(s.image_path)[..., ::-1])  # RGB
         coords, _ = codec.decode(out.heatmaps["heatmaps"][None], mode="dark")
         # Labelled joints inside the padded box are all kept.
         assert (out.weights > 0).sum() == (s.keypoints[:, 2] > 0).sum()

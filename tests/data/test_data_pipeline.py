@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from data_helpers import person, write_coco, write_jpeg
 
+from danet_tf.codec import HeatmapCodec
 from danet_tf.data import SkipCounter, build_dataset, calibration_crops, load_coco
 
 INPUT = (64, 48)
@@ -66,6 +67,12 @@ def test_validation_mode(coco_val):
     np.testing.assert_array_equal(images, crops)
     np.testing.assert_allclose(np.concatenate([b[2] for b in batches]), kpts)
     assert batches[0][2].shape == (5, 17, 3)
+    # Targets are the codec's encoding of those keypoints.
+    codec = HeatmapCodec(INPUT, (16, 12), SIGMAS["heatmaps"])
+    for i, kp in enumerate(batches[0][2]):
+        hm, wt = codec.encode(kp)
+        np.testing.assert_allclose(batches[0][1]["heatmaps"][i], hm, atol=2e-6)
+        np.testing.assert_array_equal(batches[0][1]["weights"][i], wt)
 
 
 def test_shards_split_the_samples(coco_val):
