@@ -1,0 +1,119 @@
+"""tools/train.py end to end: bad values fail at start, kill -9 mid-epoch then resume."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, subprocess_env
+
+TRAIN = REPO / "tools" / "train.py"
+STEPS_PER_EPOCH = 40
+
+
+def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(TRAIN), *args], env=subprocess_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--epochs", "zero"], "train.epochs: expected an integer, got 'zero'"),
+        (["--batch-size", "0"], "train.batch_size: expected >= 1, got 0"),
+        (["--input-size", "250x192"], "model.input_size: expected multiples of 32, got 250x192"),
+        (["--strategy", "tpu"], "runtime.strategy: expected one of"),
+        (["--set", "train.epocs=3"], "unknown config key 'train.epocs'"),
+        (["--data", "x.json"], "data.images"),
+        (["--config", "nope.yaml"], "'nope.yaml' does not exist"),
+    ],
+)
+def test_bad_value_fails_at_start(args, needle):
+    proc = _run(*args, timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert needle in proc.stderr
+
+
+def test_unknown_model_names_the_field(tmp_path):
+    proc = _run("--model", "danet7", "--workdir", str(tmp_path), timeout=120)
+    assert proc.returncode != 0
+    assert "model.name: unknown model 'danet7'" in proc.stderr
+
+
+def _command(workdir: Path, synthetic: Path) -> list[str]:
+    return [
+        "--model", "danet_tiny", "--input-size", "64x64", "--epochs", "2",
+        "--steps-per-epoch", str(STEPS_PER_EPOCH), "--batch-size", "4",
+        "--checkpoint-every", "5", "--workdir", str(workdir), "--verbose", "2",
+        "--set", f"data.synthetic_dir={synthetic}", "--set", "data.synthetic_train_images=24",
+        "--set", "data.synthetic_val_images=4", "--set", "train.val_samples=8",
+        "--set", "train.learning_rate=1e-3",
+    ]
+
+
+def _latest_step(workdir: Path) -> int:
+    state = workdir / "checkpoints" / "checkpoint"
+    if not state.is_file():
+        return 0
+    match = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', state.read_text())
+    return int(match.group(1)) if match else 0
+
+
+@pytest.mark.slow
+def test_kill9_mid_epoch_then_resume(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    import danet_tf  # noqa: F401  (registers the layers final.keras needs)
+
+    synthetic = tmp_path / "synthetic"
+    # Render the data once so the two runs below do not race to create it.
+    subprocess.run([sys.executable, "-c", "from danet_tf.data import synthetic; "
+                    f"synthetic.generate({str(synthetic / 'v1-24-4-s0')!r}, 24, 4, 0)"],
+                   env=subprocess_env(), check=True, timeout=120)
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    uninterrupted = subprocess.Popen([sys.executable, str(TRAIN), *_command(whole, synthetic)],
+                                     env=subprocess_env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+    victim = subprocess.Popen([sys.executable, str(TRAIN), *_command(killed, synthetic)],
+                              env=subprocess_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while _latest_step(killed) < 10:
+        assert victim.poll() is None, "training ended before it could be killed"
+        assert time.monotonic() < deadline, "no checkpoint after 240 s"
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    saved = _latest_step(killed)
+    assert 0 < saved < STEPS_PER_EPOCH, f"killed at checkpoint {saved}, not mid first epoch"
+
+    resumed = _run(*_command(killed, synthetic), timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert f"resuming at step {saved}:" in resumed.stdout
+    out, _ = uninterrupted.communicate(timeout=300)
+    assert uninterrupted.returncode == 0, out[-3000:]
+
+    a = json.loads((killed / "summary.json").read_text())
+    b = json.loads((whole / "summary.json").read_text())
+    total = 2 * STEPS_PER_EPOCH
+    assert a["step"] == b["step"] == total
+    # The optimizer (and so the schedule) continued from the checkpoint instead of restarting.
+    assert a["optimizer_iterations"] == b["optimizer_iterations"] == total
+    assert a["logs"]["lr"] == pytest.approx(b["logs"]["lr"])
+    rows = (killed / "log.csv").read_text().splitlines()[1:]
+    steps = [int(r.split(",")[0]) for r in rows]
+    assert steps == sorted(set(steps)) and steps[-1] == total
+    epochs = (killed / "epochs.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in epochs] == [1, 2]
+
+    model = tf.keras.models.load_model(killed / "final.keras")
+    assert isinstance(model, keras.Model)
+    heatmaps = model(tf.zeros((1, 64, 64, 3)))
+    assert heatmaps.shape == (1, 16, 16, 17)
