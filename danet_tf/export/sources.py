@@ -1,0 +1,79 @@
+"""From file names to what ``export_model`` takes: the source model, crops, keypoint names.
+
+Used by the thin tools (``tools/export.py``, ``tools/benchmark.py``, ``tools/demo.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from danet_tf.codec import KeypointInfo
+from danet_tf.export.calibration import CropSet, person_crops
+
+
+def default_calibration() -> tuple[Path, Path] | None:
+    """``$DANET_DATA/coco_sample`` train annotations and images, when that data is present."""
+    root = Path(
+        os.environ.get("DANET_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
+    )
+    ann = root / "coco_sample" / "train.json"
+    return (ann, root / "coco_sample" / "images") if ann.is_file() else None
+
+
+def load_source_model(
+    name: str,
+    weights: str | Path | None = None,
+    input_size: tuple[int, int] | None = None,
+    num_keypoints: int = 17,
+) -> Any:
+    """The single-output Keras model to export.
+
+    ``weights`` may be a whole ``.keras`` model (its own input size wins) or a
+    ``.weights.h5`` file for ``build_model(name)``; None builds ``name`` with random weights.
+    """
+    import danet_tf
+    from danet_tf.models import inference_model
+
+    if weights is not None and str(weights).endswith(".keras"):
+        model = danet_tf.load_model(weights)
+    else:
+        shape = None if input_size is None else (*input_size, 3)
+        model = danet_tf.build_model(name, input_shape=shape, num_keypoints=num_keypoints)
+        if weights is not None:
+            model.load_weights(str(weights))
+        else:
+            print(f"export: no --weights: {name} has random weights (pipeline checks only)")
+    return inference_model(model)
+
+
+def crops_for(
+    model: Any,
+    annotations: str | Path | None,
+    images_dir: str | Path | None,
+    count: int = 80,
+) -> CropSet:
+    """Real person crops at the model's input size; defaults to ``$DANET_DATA/coco_sample``."""
+    if annotations is None:
+        found = default_calibration()
+        if found is None:
+            raise FileNotFoundError(
+                "no calibration data: pass --calib-data ANN.json --images DIR (real person crops "
+                "are needed to calibrate int8 and to verify every export), or set DANET_DATA"
+            )
+        annotations, images_dir = found
+    return person_crops(annotations, images_dir, tuple(model.input_shape[1:3]), count=count)
+
+
+def keypoints_for(annotations: str | Path | None, num_keypoints: int) -> KeypointInfo:
+    """Keypoint metadata of the annotation file's person category, else COCO-17."""
+    if annotations is not None:
+        data = json.loads(Path(annotations).read_text(encoding="utf-8"))
+        for category in data.get("categories", []):
+            if len(category.get("keypoints") or ()) == num_keypoints:
+                return KeypointInfo.from_coco_category(category)
+    if num_keypoints == 17:
+        return KeypointInfo.coco()
+    return KeypointInfo(tuple(f"keypoint_{i}" for i in range(num_keypoints)), ())

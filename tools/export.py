@@ -1,0 +1,66 @@
+"""Export a DANet model and verify the artifact against the Keras model on real person crops.
+
+    python tools/export.py --model danet72 --weights W.keras --format tflite --quantize int8 \
+        --calib-data ANN.json --images DIR --output danet72_int8.tflite
+
+Writes the artifact atomically plus ``<artifact>.json`` metadata; exits non-zero when the
+artifact disagrees with the Keras model beyond the bounds of its mode (danet_tf.export.verify).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from danet_tf.export.api import FORMATS, export_model
+from danet_tf.export.converters import QUANTIZE_MODES
+from danet_tf.export.sources import crops_for, keypoints_for, load_source_model
+from danet_tf.export.verify import ExportVerificationError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--model", default="danet72", help="registered model name")
+    parser.add_argument("--weights", help=".keras model or .weights.h5 (default: random weights)")
+    parser.add_argument("--format", required=True, choices=FORMATS)
+    parser.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help="TFLite only")
+    parser.add_argument("--qat-epochs", type=int, default=0, help="int8 via QAT for N epochs")
+    parser.add_argument("--calib-data", help="COCO keypoint json of real persons")
+    parser.add_argument("--images", help="image directory of --calib-data")
+    parser.add_argument("--calib-count", type=int, default=80, help="crops (1 in 5 verifies)")
+    parser.add_argument("--input-size", default=None, help="H,W when building from the registry")
+    parser.add_argument("--num-keypoints", type=int, default=17)
+    parser.add_argument(
+        "--batch", type=int, default=None, help="SavedModel batch (default dynamic)"
+    )
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args(argv)
+
+    size = None if args.input_size is None else tuple(int(v) for v in args.input_size.split(","))
+    model = load_source_model(args.model, args.weights, size, args.num_keypoints)
+    crops = crops_for(model, args.calib_data, args.images, args.calib_count)
+    calibration, verification = crops.split()
+    try:
+        export_model(
+            model,
+            args.output,
+            args.format,
+            verification,
+            quantize=args.quantize,
+            qat_epochs=args.qat_epochs,
+            calibration=calibration,
+            weights_path=args.weights,
+            keypoints=keypoints_for(args.calib_data, int(model.output_shape[-1])),
+            batch=args.batch,
+            model_name=args.model,
+        )
+    except ExportVerificationError as err:
+        print(f"export FAILED verification: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
