@@ -13,18 +13,18 @@ DARK_KERNEL = 11
 SHIFT = 0.25
 
 
-def _blur(heatmaps: np.ndarray, kernel: int, border: int) -> np.ndarray:
-    """Gaussian blur of (N, H, W, K) per map, each map's peak height kept."""
-    out = np.empty_like(heatmaps)
-    for n in range(heatmaps.shape[0]):
-        # OpenCV 5 filters at most 128 channels at a time.
-        for k0 in range(0, heatmaps.shape[-1], 128):
-            src = np.ascontiguousarray(heatmaps[n, :, :, k0 : k0 + 128])
-            blurred = cv2.GaussianBlur(src, (kernel, kernel), 0, borderType=border)
-            out[n, :, :, k0 : k0 + 128] = blurred.reshape(src.shape)
-    peak_in = heatmaps.max(axis=(1, 2), keepdims=True)
-    peak_out = out.max(axis=(1, 2), keepdims=True)
-    return out * np.where(peak_out > 0, peak_in / np.maximum(peak_out, 1e-12), 1.0)
+def _blur(maps: np.ndarray, kernel: int, border: int) -> np.ndarray:
+    """Gaussian blur of each (H, W) map of (N, K, H, W).
+
+    The references rescaled each blurred map to its old peak height; neither decoder needs
+    that (argmax and log-derivatives ignore a constant factor) and scores use the raw maps.
+    """
+    n, k, h, w = maps.shape
+    flat = maps.reshape(n * k, h, w)
+    out = np.empty_like(flat)
+    for i in range(n * k):
+        out[i] = cv2.GaussianBlur(flat[i], (kernel, kernel), 0, borderType=border)
+    return out.reshape(maps.shape)
 
 
 class HeatmapCodec:
@@ -106,39 +106,41 @@ class HeatmapCodec:
             )
         if mode not in DECODE_MODES:
             raise ValueError(f"unknown decode mode {mode!r}; known: {', '.join(DECODE_MODES)}")
-        n, h, w, k = hm.shape
-        scores = hm.max(axis=(1, 2))
+        # One transpose up front: every step below reads whole (H, W) maps.
+        maps = np.ascontiguousarray(hm.transpose(0, 3, 1, 2))
+        scores = maps.max(axis=(2, 3))
         if mode == "shift":
-            cells = self._argmax(hm) + self._neighbour_shift(hm, self._argmax(hm))
+            peak = self._argmax(maps)
+            cells = peak + self._neighbour_shift(maps, peak)
         elif mode == "blur_shift":
             # The reference padded with zeros, which drags peaks at the crop edge inward;
             # replicating the edge halves that error (measured on encoded ground truth).
-            blurred = _blur(hm, BLUR_SHIFT_KERNEL, cv2.BORDER_REPLICATE)
+            blurred = _blur(maps, BLUR_SHIFT_KERNEL, cv2.BORDER_REPLICATE)
             cells = self._second_max_shift(blurred)
         else:
             # Taylor step on the blurred log-map, from the raw map's argmax: starting from
             # the blurred map's argmax doubled the error near the crop edges.
-            blurred = _blur(hm, DARK_KERNEL, cv2.BORDER_CONSTANT)
-            cells = self._taylor(np.log(np.maximum(blurred, 1e-10)), self._argmax(hm))
+            blurred = _blur(maps, DARK_KERNEL, cv2.BORDER_CONSTANT)
+            cells = self._taylor(blurred, self._argmax(maps))
         return self.to_input(cells).astype(np.float32), scores.astype(np.float32)
 
     @staticmethod
-    def _argmax(hm: np.ndarray) -> np.ndarray:
-        """Integer (x, y) of each map's maximum, (N, K, 2) float64."""
-        n, h, w, k = hm.shape
-        flat = hm.transpose(0, 3, 1, 2).reshape(n, k, h * w).argmax(axis=-1)
+    def _argmax(maps: np.ndarray) -> np.ndarray:
+        """Integer (x, y) of each map's maximum, (N, K, 2) float64; maps are (N, K, H, W)."""
+        n, k, h, w = maps.shape
+        flat = maps.reshape(n, k, h * w).argmax(axis=-1)
         return np.stack([flat % w, flat // w], axis=-1).astype(np.float64)
 
     @staticmethod
-    def _gather(hm: np.ndarray, xy: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    def _gather(maps: np.ndarray, xy: np.ndarray, dx: int, dy: int) -> np.ndarray:
         """Values at integer (x + dx, y + dy), clipped to the map, (N, K)."""
-        n, h, w, k = hm.shape
+        n, k, h, w = maps.shape
         x = np.clip(xy[..., 0].astype(np.int64) + dx, 0, w - 1)
         y = np.clip(xy[..., 1].astype(np.int64) + dy, 0, h - 1)
-        return hm[np.arange(n)[:, None], y, x, np.arange(k)[None, :]].astype(np.float64)
+        return maps[np.arange(n)[:, None], np.arange(k)[None, :], y, x].astype(np.float64)
 
     def _neighbour_shift(self, hm: np.ndarray, xy: np.ndarray) -> np.ndarray:
-        _, h, w, _ = hm.shape
+        _, _, h, w = hm.shape
         g = self._gather
         sx = np.sign(g(hm, xy, 1, 0) - g(hm, xy, -1, 0))
         sy = np.sign(g(hm, xy, 0, 1) - g(hm, xy, 0, -1))
@@ -148,30 +150,33 @@ class HeatmapCodec:
         return SHIFT * np.stack([sx, sy], axis=-1)
 
     def _second_max_shift(self, hm: np.ndarray) -> np.ndarray:
-        n, h, w, k = hm.shape
+        n, k, h, w = hm.shape
         first = self._argmax(hm)
         masked = hm.copy()
         ni, ki = np.arange(n)[:, None], np.arange(k)[None, :]
-        masked[ni, first[..., 1].astype(np.int64), first[..., 0].astype(np.int64), ki] = -np.inf
+        masked[ni, ki, first[..., 1].astype(np.int64), first[..., 0].astype(np.int64)] = -np.inf
         delta = self._argmax(masked) - first
         length = np.linalg.norm(delta, axis=-1, keepdims=True)
         step = np.where(length > 1e-3, SHIFT * delta / np.maximum(length, 1e-3), 0.0)
         return np.clip(first + step, 0, [w - 1, h - 1])
 
-    def _taylor(self, log_hm: np.ndarray, xy: np.ndarray) -> np.ndarray:
-        _, h, w, _ = log_hm.shape
-        g = self._gather
-        c = g(log_hm, xy, 0, 0)
-        dx = 0.5 * (g(log_hm, xy, 1, 0) - g(log_hm, xy, -1, 0))
-        dy = 0.5 * (g(log_hm, xy, 0, 1) - g(log_hm, xy, 0, -1))
-        dxx = g(log_hm, xy, 1, 0) - 2 * c + g(log_hm, xy, -1, 0)
-        dyy = g(log_hm, xy, 0, 1) - 2 * c + g(log_hm, xy, 0, -1)
-        dxy = 0.25 * (
-            g(log_hm, xy, 1, 1)
-            - g(log_hm, xy, 1, -1)
-            - g(log_hm, xy, -1, 1)
-            + g(log_hm, xy, -1, -1)
+    def _taylor(self, blurred: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """Newton step on the log of the blurred map (only each peak's 3x3 is logged)."""
+        _, _, h, w = blurred.shape
+        # p[..., dy + 1, dx + 1] = log value at (x + dx, y + dy)
+        p = np.stack(
+            [
+                np.stack([self._gather(blurred, xy, dx, dy) for dx in (-1, 0, 1)], -1)
+                for dy in (-1, 0, 1)
+            ],
+            -2,
         )
+        p = np.log(np.maximum(p, 1e-10))
+        dx = 0.5 * (p[..., 1, 2] - p[..., 1, 0])
+        dy = 0.5 * (p[..., 2, 1] - p[..., 0, 1])
+        dxx = p[..., 1, 2] - 2 * p[..., 1, 1] + p[..., 1, 0]
+        dyy = p[..., 2, 1] - 2 * p[..., 1, 1] + p[..., 0, 1]
+        dxy = 0.25 * (p[..., 2, 2] - p[..., 0, 2] - p[..., 2, 0] + p[..., 0, 0])
         det = dxx * dyy - dxy**2
         interior = (xy[..., 0] > 0) & (xy[..., 0] < w - 1) & (xy[..., 1] > 0) & (xy[..., 1] < h - 1)
         # A maximum has a negative-definite Hessian; anywhere else the step is meaningless.
