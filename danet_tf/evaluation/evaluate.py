@@ -153,12 +153,14 @@ def evaluate_topdown(
     aspect = input_size[1] / input_size[0]
     det_counts = None
     if dets_file is not None:
+        from danet_tf.data.coco import default_image_dir
+
         if metric != "coco":
             raise ValueError(
                 f"{metric} scores one prediction per ground-truth person: drop the detections"
             )
         gt = load_coco_gt(ann_file)
-        root = image_dir if image_dir is not None else ann_file.parent / "images"
+        root = image_dir if image_dir is not None else default_image_dir(ann_file)
         persons, det_counts = persons_from_detections(
             dets_file, gt, root, aspect, score_threshold=det_score_threshold,
             category_id=int(gt.getCatIds()[0]),
