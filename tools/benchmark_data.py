@@ -19,7 +19,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--input-size", default="256x192", help="HxW")
     parser.add_argument("--threads", type=int, default=None, help="tf.data threads")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--keypoint-targets",
+        action="store_true",
+        help="yield keypoints instead of heatmaps (encode_targets=False)",
+    )
     args = parser.parse_args()
 
     from danet_tf.data import load_coco
@@ -42,7 +47,7 @@ def main() -> None:
     h, w = (int(v) for v in args.input_size.lower().split("x"))
     result = run_benchmark(load_coco(data, args.images), num_samples=args.samples,
                            batch_size=args.batch_size, input_size=(h, w), threads=args.threads,
-                           repeats=args.repeats)  # fmt: skip
+                           repeats=args.repeats, encode_targets=not args.keypoint_targets)  # fmt: skip
     print(f"data: {data}")
     print(result.report())
 

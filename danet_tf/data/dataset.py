@@ -107,9 +107,9 @@ def clip_box(
         return np.array([x, y, w, h], np.float32), False
     x1, y1 = max(x, 0.0), max(y, 0.0)
     x2, y2 = min(x + max(w, 0.0), float(width)), min(y + max(h, 0.0), float(height))
-    clipped = np.array([x1, y1, x2 - x1, y2 - y1], np.float32)
-    changed = bool(np.any(np.abs(clipped - np.array([x, y, w, h])) > 1e-3))
-    return clipped, changed
+    clipped = (x1, y1, x2 - x1, y2 - y1)
+    changed = any(abs(a - b) > 1e-3 for a, b in zip(clipped, (x, y, w, h), strict=True))
+    return np.array(clipped, np.float32), changed
 
 
 def filter_person(

@@ -150,3 +150,14 @@ def test_joints_outside_crop_get_zero_weight():
     center, _, _, _ = TopDownTransform(KeypointInfo.coco(), INPUT, SIGMAS).params(
         s2, (200, 300, 3), None)  # fmt: skip
     assert center[0] == pytest.approx(30.0)
+
+
+def test_warp_matches_codec_crop_person():
+    from danet_tf.codec import crop_person
+    from danet_tf.data.augment import warp_like_crop_person
+
+    image = np.random.default_rng(0).integers(0, 255, (90, 120, 4), dtype=np.uint8)
+    center, scale = np.array([50.0, 40.0]), np.array([60.0, 80.0])
+    matrix = get_affine_transform(center, scale, 17.0, INPUT)
+    np.testing.assert_array_equal(warp_like_crop_person(image, matrix, INPUT),
+                                  crop_person(image, center, scale, INPUT, 17.0))  # fmt: skip

@@ -133,3 +133,16 @@ def test_bad_files_do_not_stop_training(tmp_path: Path):
     batches = _batches(pipe, 6)  # endless: keeps going past the bad samples epoch after epoch
     assert len(batches) == 6 and all(b[0].shape[0] == 4 for b in batches)
     assert pipe.skip_counter.total >= 8
+
+
+def test_keypoint_targets(coco_val):
+    from danet_tf.data.targets import encode_heatmaps
+
+    kw = dict(batch_size=4, input_size=INPUT, level_sigmas=SIGMAS, seed=2)
+    plain = next(iter(build_dataset(coco_val, **kw)))
+    light = next(iter(build_dataset(coco_val, encode_targets=False, **kw)))
+    assert set(light[1]) == {"keypoints", "weights"}
+    np.testing.assert_array_equal(light[0].numpy(), plain[0].numpy())
+    again = encode_heatmaps(light[1]["keypoints"], INPUT, (16, 12), SIGMAS)
+    for key in plain[1]:
+        np.testing.assert_array_equal(again[key].numpy(), plain[1][key].numpy())
