@@ -119,7 +119,14 @@ class PoseEstimator:
             raise ValueError(f"image must be (H, W, 3) uint8, got shape {shape}")
         if boxes is None or len(boxes) == 0:
             boxes = [[0.0, 0.0, float(image.shape[1]), float(image.shape[0])]]
-        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+        try:
+            boxes = np.asarray(boxes, dtype=np.float32)
+        except ValueError:
+            boxes = np.zeros((0, 0), np.float32)
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise ValueError(
+                f"boxes must be (N, 4) x, y, w, h in image pixels; got shape {boxes.shape}"
+            )
         image_rgb = image if rgb else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         crops, inverses = self.crops(image_rgb, boxes)
         t1 = time.perf_counter()

@@ -1,0 +1,238 @@
+"""CPU benchmark of every runtime on the same verified artifacts, against the matmul ceiling.
+
+``run_benchmark`` exports the model once per runtime (verified, cached under ``workdir``),
+then runs one worker process per thread count (TensorFlow fixes its thread pools at start)
+that measures, for each runtime:
+
+- ``model_ms``: the model alone on one prepared crop (batch 1, median of ``repeats``);
+- ``end_to_end_ms``: one person from image + box to keypoints in image pixels
+  (crop, model, decode, back-projection: :class:`~danet_tf.export.topdown.PoseEstimator`);
+- ``preprocess_ms`` / ``postprocess_ms`` of that path;
+- the float32 matmul ceiling (TensorFlow, 2048^3, best of several) at that thread count.
+
+Effective GFLOP/s = 2 x MACs / time (MACs from ``danet_tf.models.count_complexity``) and
+``fraction_of_ceiling`` = that / the ceiling measured in the same worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RUNTIMES = {
+    # name: (export format, quantize, xnnpack)
+    "keras": ("keras", "none", None),
+    "tflite-fp32-xnnpack": ("tflite", "none", True),
+    "tflite-fp32-builtin": ("tflite", "none", False),
+    "tflite-fp16-xnnpack": ("tflite", "fp16", True),
+    "tflite-fp16-builtin": ("tflite", "fp16", False),
+    "tflite-int8-xnnpack": ("tflite", "int8", True),
+    "tflite-int8-builtin": ("tflite", "int8", False),
+    "onnxruntime": ("onnx", "none", None),
+}
+SUFFIX = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx"}
+
+
+def artifact_name(model_name: str, runtime: str) -> str:
+    fmt, quantize, _ = RUNTIMES[runtime]
+    return (
+        f"{model_name}_{quantize}{SUFFIX[fmt]}" if fmt == "tflite" else f"{model_name}{SUFFIX[fmt]}"
+    )
+
+
+def run_benchmark(
+    model: Any,
+    model_name: str,
+    workdir: str | Path,
+    crops: Any,
+    image_path: str | Path,
+    box: list[float],
+    runtimes: list[str] | None = None,
+    threads: list[int] | None = None,
+    repeats: int = 10,
+    weights_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Export (cached), then benchmark ``runtimes`` at each thread count; returns the results."""
+    from danet_tf.export.api import export_model
+    from danet_tf.export.metadata import metadata_path
+    from danet_tf.models import count_complexity
+
+    runtimes = runtimes or list(RUNTIMES)
+    unknown = [r for r in runtimes if r not in RUNTIMES]
+    if unknown:
+        raise ValueError(f"unknown runtimes {unknown}; known: {', '.join(RUNTIMES)}")
+    threads = threads or [1, 2]
+    workdir = Path(workdir)
+    calibration, verification = crops.split()
+    for runtime in runtimes:
+        fmt, quantize, _ = RUNTIMES[runtime]
+        path = workdir / artifact_name(model_name, runtime)
+        if not metadata_path(path).is_file():
+            export_model(model, path, fmt, verification, quantize=quantize, calibration=calibration,
+                         weights_path=weights_path, model_name=model_name)  # fmt: skip
+    macs = count_complexity(model).macs
+    results: dict[str, Any] = {
+        "model": model_name,
+        "input_size": list(model.input_shape[1:3]),
+        "macs": macs,
+        "gflop_per_person": 2 * macs / 1e9,
+        "versions": _versions(),
+        "cpu": _cpu_name(),
+        "runs": [],
+        "ceiling_gflops": {},
+    }
+    for n in threads:
+        cmd = [sys.executable, "-m", "danet_tf.export.benchmark", "--worker", str(workdir),
+               "--model-name", model_name, "--threads", str(n), "--repeats", str(repeats),
+               "--image", str(image_path), "--box", ",".join(map(str, box)), *runtimes]  # fmt: skip
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"benchmark worker (threads={n}) failed:\n{out.stderr[-3000:]}")
+        worker = json.loads(out.stdout.strip().splitlines()[-1])
+        ceiling = worker["ceiling_gflops"]
+        results["ceiling_gflops"][str(n)] = ceiling
+        for run in worker["runs"]:
+            for key in ("model_ms", "end_to_end_ms"):
+                gflops = 2 * macs / (run[key] * 1e6)
+                tag = "model" if key == "model_ms" else "end_to_end"
+                run[f"{tag}_gflops"] = gflops
+                run[f"{tag}_fraction_of_ceiling"] = gflops / ceiling
+            run["fraction_of_ceiling"] = run["end_to_end_fraction_of_ceiling"]
+            run["persons_per_s"] = 1e3 / run["end_to_end_ms"]
+            results["runs"].append(run)
+    return results
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """A markdown table of the runs."""
+    lines = [
+        "| runtime | threads | model ms | pre ms | post ms | end-to-end ms/person | persons/s "
+        "| model GFLOP/s | e2e GFLOP/s | e2e fraction of ceiling |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results["runs"]:
+        lines.append(
+            f"| {r['runtime']} | {r['threads']} | {r['model_ms']:.1f} | {r['preprocess_ms']:.1f} "
+            f"| {r['postprocess_ms']:.1f} | {r['end_to_end_ms']:.1f} | {r['persons_per_s']:.1f} "
+            f"| {r['model_gflops']:.1f} | {r['end_to_end_gflops']:.1f} | {r['fraction_of_ceiling']:.0%} |"
+        )
+    ceilings = ", ".join(
+        f"{v:.1f} GFLOPS at {k} thread(s)" for k, v in results["ceiling_gflops"].items()
+    )
+    lines.append(
+        f"\nfloat32 matmul ceiling: {ceilings}; {results['gflop_per_person']:.2f} GFLOP per person"
+    )
+    return "\n".join(lines)
+
+
+def matmul_ceiling(size: int = 2048, repeats: int = 5) -> float:
+    """Best float32 GFLOPS of a ``size``^3 TensorFlow matmul (threads as configured)."""
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size))
+    b = tf.random.normal((size, size))
+    matmul = tf.function(lambda x, y: tf.linalg.matmul(x, y))
+    matmul(a, b).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        matmul(a, b).numpy()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * size**3 / best / 1e9
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()
+    fn()
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return float(np.median(samples)) * 1e3
+
+
+def _worker(args: argparse.Namespace) -> None:
+    import cv2
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from danet_tf.export.metadata import read_metadata
+    from danet_tf.export.runners import load_predict
+    from danet_tf.export.topdown import PoseEstimator
+
+    image = cv2.imread(args.image, cv2.IMREAD_COLOR)
+    box = [float(v) for v in args.box.split(",")]
+    runs = []
+    for runtime in args.runtimes:
+        path = Path(args.worker) / artifact_name(args.model_name, runtime)
+        meta = read_metadata(path)
+        predict = load_predict(path, args.threads, meta, xnnpack=RUNTIMES[runtime][2])
+        estimator = PoseEstimator(predict, meta)
+        crops, _ = estimator.crops(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), np.asarray([box]))
+        model_ms = _median_ms(lambda: predict(crops), args.repeats)  # noqa: B023
+        timings = []
+        for _ in range(args.repeats):
+            timings.append(estimator(image, [box]).timings_ms)
+        runs.append({
+            "runtime": runtime,
+            "threads": args.threads,
+            "model_ms": model_ms,
+            "preprocess_ms": float(np.median([t["preprocess"] for t in timings])),
+            "postprocess_ms": float(np.median([t["postprocess"] for t in timings])),
+        })  # fmt: skip
+        runs[-1]["end_to_end_ms"] = float(np.median([sum(t.values()) for t in timings]))
+        print(f"{runtime} threads={args.threads}: {model_ms:.1f} ms", file=sys.stderr, flush=True)
+    print(json.dumps({"ceiling_gflops": matmul_ceiling(), "runs": runs}))
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for pkg in (
+        "tensorflow",
+        "keras",
+        "ai-edge-litert",
+        "onnxruntime",
+        "tf2onnx",
+        "numpy",
+        "opencv-python-headless",
+    ):
+        try:
+            found[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m danet_tf.export.benchmark")
+    parser.add_argument("--worker", required=True, help="artifact directory")
+    parser.add_argument("--model-name", required=True)
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--image", required=True)
+    parser.add_argument("--box", required=True)
+    parser.add_argument("runtimes", nargs="+")
+    _worker(parser.parse_args())

@@ -1,0 +1,76 @@
+"""Every export mode writes, verifies against Keras on real crops, and records metadata."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from danet_tf.export import export_model, load_predict, read_metadata
+from danet_tf.export.runners import keras_predict
+from danet_tf.export.verify import Bounds
+
+# A random-weight model has flat heatmaps whose argmax moves with any rounding; quantized
+# modes are checked against looser bounds here (the defaults hold trained models).
+RANDOM_WEIGHTS = Bounds(max_heatmap_diff=1.5, mean_keypoint_px=64.0)
+
+CASES = [
+    ("keras", "none", "m.keras", None),
+    ("savedmodel", "none", "sm", None),
+    ("onnx", "none", "m.onnx", None),
+    ("tflite", "none", "m.tflite", None),
+    ("tflite", "fp16", "m_fp16.tflite", None),
+    ("tflite", "dynamic", "m_dyn.tflite", RANDOM_WEIGHTS),
+    ("tflite", "int8", "m_int8.tflite", RANDOM_WEIGHTS),
+]
+
+
+@pytest.mark.parametrize(("fmt", "quantize", "name", "bounds"), CASES, ids=[c[2] for c in CASES])
+def test_export_round_trip(tiny_model, crop_sets, tmp_path, fmt, quantize, name, bounds, capsys):
+    calibration, verification = crop_sets
+    out = tmp_path / name
+    result = export_model(tiny_model, out, fmt, verification, quantize=quantize,
+                          calibration=calibration, bounds=bounds, model_name="danet_tiny")  # fmt: skip
+    assert out.exists() and result.report.ok
+    assert "verify:" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, name + ".json"])
+
+    meta = read_metadata(out)
+    assert meta["input"]["size"] == [64, 64] and meta["output"]["size"] == [16, 16]
+    assert meta["keypoints"]["names"][0] == "nose" and len(meta["keypoints"]["flip_pairs"]) == 8
+    assert meta["quantization"]["mode"] == quantize
+    assert len(meta["source"]["weights_sha256"]) == 64
+    assert meta["verification"]["ok"] is True
+    if fmt == "tflite":
+        assert meta["runtime"]["op_resolver"] in ("AUTO", "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
+
+    heatmaps = load_predict(out, 1, meta)(verification.images[:2])
+    assert heatmaps.shape == (2, 16, 16, 17)
+    if bounds is None:
+        reference = keras_predict(tiny_model)(verification.images[:2])
+        np.testing.assert_allclose(heatmaps, reference, atol=0.02)
+    if quantize == "int8":
+        assert_full_integer(out)
+
+
+def test_savedmodel_signature_is_named(tiny_model, crop_sets, tmp_path):
+    import tensorflow as tf
+
+    _, verification = crop_sets
+    export_model(tiny_model, tmp_path / "sm1", "savedmodel", verification, batch=1)
+    signature = tf.saved_model.load(str(tmp_path / "sm1")).signatures["serving_default"]
+    inputs = signature.structured_input_signature[1]
+    assert list(inputs) == ["image"] and inputs["image"].shape.as_list() == [1, 64, 64, 3]
+    assert list(signature.structured_outputs) == ["heatmaps"]
+
+
+def assert_full_integer(path):
+    """int8 activations and per-channel int8 weights inside, float32 image in and heatmaps out."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    assert interpreter.get_input_details()[0]["dtype"] == np.float32
+    assert interpreter.get_output_details()[0]["dtype"] == np.float32
+    tensors = interpreter.get_tensor_details()
+    int8 = [d for d in tensors if d["dtype"] == np.int8]
+    assert len(int8) > len(tensors) // 2
+    assert any(len(d["quantization_parameters"]["scales"]) > 1 for d in int8), "per-channel weights"

@@ -1,0 +1,98 @@
+"""Broken artifacts and exceeded bounds fail loudly and leave nothing behind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from danet_tf.codec import HeatmapCodec
+from danet_tf.export import ExportVerificationError, export_model, read_metadata
+from danet_tf.export.api import mode_name
+from danet_tf.export.atomic import atomic_path
+from danet_tf.export.metadata import write_metadata
+from danet_tf.export.runners import keras_predict
+from danet_tf.export.verify import Bounds, verify
+
+
+def test_exceeded_bound_raises_and_writes_nothing(tiny_model, crop_sets, tmp_path):
+    _, verification = crop_sets
+    out = tmp_path / "m.tflite"
+    with pytest.raises(ExportVerificationError, match=r"exceeds the bounds of mode 'tflite-fp16'"):
+        export_model(tiny_model, out, "tflite", verification, quantize="fp16",
+                     bounds=Bounds(max_heatmap_diff=0.0, mean_keypoint_px=0.0))  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_shifted_heatmaps_fail_verification(tiny_model, crop_sets):
+    _, crops = crop_sets
+    reference = keras_predict(tiny_model)(crops.images)
+    codec = HeatmapCodec((64, 64), (16, 16))
+
+    def broken(images):
+        return np.roll(keras_predict(tiny_model)(images), 3, axis=2)
+
+    with pytest.raises(ExportVerificationError, match="max heatmap diff"):
+        verify(reference, broken, crops, codec, "onnx", "broken.onnx")
+
+
+def test_unrunnable_artifact_raises(tiny_model, crop_sets, tmp_path):
+    from danet_tf.export.runners import load_predict
+
+    _, crops = crop_sets
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model")
+    reference = keras_predict(tiny_model)(crops.images)
+    with pytest.raises(ExportVerificationError, match="cannot run the artifact"):
+        verify(reference, lambda x: load_predict(bad)(x), crops, HeatmapCodec((64, 64), (16, 16)),
+               "onnx", str(bad))  # fmt: skip
+
+
+def test_nan_heatmaps_raise(tiny_model, crop_sets):
+    _, crops = crop_sets
+    reference = keras_predict(tiny_model)(crops.images)
+    with pytest.raises(ExportVerificationError, match="non-finite"):
+        verify(reference, lambda x: reference * np.nan, crops, HeatmapCodec((64, 64), (16, 16)),
+               "tflite", "nan.tflite")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fmt", "quantize", "qat", "match"),
+    [
+        ("onnx", "int8", 0, "TFLite-only"),
+        ("tflite", "int4", 0, "unknown quantize mode 'int4'"),
+        ("pt", "none", 0, "unknown format 'pt'"),
+        ("tflite", "fp16", 2, "QAT writes an int8 model"),
+    ],
+)
+def test_bad_modes_name_the_value(fmt, quantize, qat, match):
+    with pytest.raises(ValueError, match=match):
+        mode_name(fmt, quantize, qat)
+
+
+def test_int8_without_calibration_is_refused(tiny_model, crop_sets, tmp_path):
+    _, verification = crop_sets
+    with pytest.raises(ValueError, match="calibration"):
+        export_model(tiny_model, tmp_path / "q.tflite", "tflite", verification, quantize="int8")
+
+
+def test_atomic_path_keeps_old_artifact_on_failure(tmp_path):
+    target = tmp_path / "sm"
+    target.mkdir()
+    (target / "old").write_text("v1")
+    with pytest.raises(RuntimeError), atomic_path(target, directory=True) as tmp:
+        tmp.mkdir()
+        raise RuntimeError("conversion failed")
+    assert (target / "old").read_text() == "v1"
+    with atomic_path(target, directory=True) as tmp:
+        tmp.mkdir()
+        (tmp / "new").write_text("v2")
+    assert [p.name for p in target.iterdir()] == ["new"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sm"]
+
+
+def test_metadata_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no metadata"):
+        read_metadata(tmp_path / "m.tflite")
+    write_metadata(tmp_path / "m.tflite", {"schema": "other/0"})
+    with pytest.raises(ValueError, match="schema 'other/0'"):
+        read_metadata(tmp_path / "m.tflite")
