@@ -11,6 +11,7 @@ DECODE_MODES = ("shift", "blur_shift", "dark")
 BLUR_SHIFT_KERNEL = 5
 DARK_KERNEL = 11
 SHIFT = 0.25
+DECODE_CHUNK = 8
 
 
 def _blur(maps: np.ndarray, kernel: int, border: int) -> np.ndarray:
@@ -106,6 +107,19 @@ class HeatmapCodec:
             )
         if mode not in DECODE_MODES:
             raise ValueError(f"unknown decode mode {mode!r}; known: {', '.join(DECODE_MODES)}")
+        # A few persons at a time keep the working set in cache: in one piece, a batch of 32
+        # decoded slower per person than a batch of 1; chunks of 8 measured fastest (of 1-32).
+        coords, scores = [], []
+        for start in range(0, hm.shape[0], DECODE_CHUNK):
+            xy, s = self._decode_chunk(hm[start : start + DECODE_CHUNK], mode)
+            coords.append(xy)
+            scores.append(s)
+        if not coords:
+            k = hm.shape[-1]
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
+        return np.concatenate(coords), np.concatenate(scores)
+
+    def _decode_chunk(self, hm: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
         # One transpose up front: every step below reads whole (H, W) maps.
         maps = np.ascontiguousarray(hm.transpose(0, 3, 1, 2))
         scores = maps.max(axis=(2, 3))

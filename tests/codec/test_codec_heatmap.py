@@ -92,3 +92,17 @@ def test_other_sizes_use_their_own_stride():
     assert heatmaps.shape == (32, 24, 1)
     coords, _ = codec.decode(heatmaps[None], "dark")
     np.testing.assert_allclose(coords[0, 0], [50.2, 70.7], atol=0.05)
+
+
+@pytest.mark.parametrize("mode", DECODE_MODES)
+def test_batch_decode_equals_one_by_one(mode):
+    codec = HeatmapCodec()
+    rng = np.random.default_rng(3)
+    heatmaps = rng.random((19, 64, 48, 17)).astype(np.float32)  # crosses chunk boundaries
+    coords, scores = codec.decode(heatmaps, mode)
+    for i in (0, 7, 8, 18):
+        c1, s1 = codec.decode(heatmaps[i : i + 1], mode)
+        np.testing.assert_array_equal(coords[i], c1[0])
+        np.testing.assert_array_equal(scores[i], s1[0])
+    empty_c, empty_s = codec.decode(np.zeros((0, 64, 48, 17), np.float32), mode)
+    assert empty_c.shape == (0, 17, 2) and empty_s.shape == (0, 17)
