@@ -6,11 +6,13 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import EDGE_DIR
+
+EDGE_DIR = Path(__file__).resolve().parents[2] / "tflite"
 
 
 def test_keypoints_match_keras_in_image_pixels(edge, tiny_tflite, tiny_keras, person_image):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import EDGE_DIR
+EDGE_DIR = Path(__file__).resolve().parents[2] / "tflite"
+
 
 # Makes every TensorFlow/Keras import fail, as on a board with only numpy, OpenCV and LiteRT.
 BLOCK = """

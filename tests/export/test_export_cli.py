@@ -1,0 +1,90 @@
+"""tools/export.py, tools/demo.py and tools/benchmark.py end to end on real data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _tool(name: str, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(REPO / "tools" / name), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def cli_tflite(coco_sample, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "tiny.tflite"
+    result = _tool(
+        "export.py", "--model", "danet_tiny", "--input-size", "64,64", "--format", "tflite",
+        "--calib-data", str(coco_sample / "val4.json"), "--images", str(coco_sample / "images"),
+        "--output", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "verify:" in result.stdout and out.is_file()
+    return out
+
+
+def test_export_cli_writes_metadata(cli_tflite):
+    meta = json.loads(Path(str(cli_tflite) + ".json").read_text())
+    assert meta["source"]["model"] == "danet_tiny" and meta["format"] == "tflite"
+    assert meta["keypoints"]["skeleton"][0] == [15, 13]
+
+
+def test_export_cli_rejects_unknown_format():
+    result = _tool("export.py", "--format", "pt", "--output", "x")
+    assert result.returncode == 2 and "invalid choice: 'pt'" in result.stderr
+
+
+def test_demo_on_image_with_detections(cli_tflite, coco_sample, tmp_path):
+    out = tmp_path / "demo.jpg"
+    result = _tool(
+        "demo.py", str(coco_sample / "images" / "000000000785.jpg"), "--model", str(cli_tflite),
+        "--dets", str(coco_sample / "val4_person_dets.json"), "--output", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["persons"] >= 1 and cv2.imread(str(out)) is not None
+
+
+def test_demo_on_video(cli_tflite, coco_sample, tmp_path):
+    frame = cv2.imread(str(coco_sample / "images" / "000000000785.jpg"))
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5, frame.shape[1::-1])
+    for shift in range(3):
+        writer.write(np.roll(frame, 4 * shift, axis=1))
+    writer.release()
+    out = tmp_path / "annotated.mp4"
+    result = _tool("demo.py", str(video), "--model", str(cli_tflite), "--box", "100,50,200,300",
+                   "--output", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["frames"] == 3
+    reader = cv2.VideoCapture(str(out))
+    assert reader.read()[0]
+
+
+@pytest.mark.slow
+def test_benchmark_cli_json(coco_sample, tmp_path):
+    out = tmp_path / "bench.json"
+    result = _tool(
+        "benchmark.py", "--model", "danet_tiny", "--input-size", "64,64", "--threads", "1",
+        "--runtimes", "tflite-fp32-builtin,tflite-fp32-xnnpack,onnxruntime", "--repeats", "2",
+        "--workdir", str(tmp_path / "artifacts"), "--json", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert {r["runtime"] for r in results["runs"]} == {
+        "tflite-fp32-builtin", "tflite-fp32-xnnpack", "onnxruntime",
+    }  # fmt: skip
+    for run in results["runs"]:
+        assert run["threads"] == 1 and 0 < run["fraction_of_ceiling"] < 2
+        assert run["model_ms"] <= run["end_to_end_ms"] * 1.5
+    assert results["ceiling_gflops"]["1"] > 1 and results["macs"] > 0
+    assert "| tflite-fp32-builtin | 1 |" in result.stdout
