@@ -14,15 +14,20 @@ import json
 import sys
 from pathlib import Path
 
-from danet_tf.export.benchmark import RUNTIMES, format_table, run_benchmark
+from danet_tf.export.benchmark import RUNTIMES, format_table, quantized_agreement, run_benchmark
+from danet_tf.export.calibration import person_crops
 from danet_tf.export.sources import crops_for, default_calibration, load_source_model
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--model", default="danet72")
     parser.add_argument("--weights", help=".keras model or .weights.h5 (default: random weights)")
-    parser.add_argument("--input-size", default="256,192", help="H,W when building from the registry")
+    parser.add_argument(
+        "--input-size", default="256,192", help="H,W when building from the registry"
+    )
     parser.add_argument("--runtimes", default=",".join(RUNTIMES), help=f"of: {', '.join(RUNTIMES)}")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--repeats", type=int, default=10)
@@ -30,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", help="image directory of --calib-data")
     parser.add_argument("--image", help="image to time end to end (default: a coco_sample image)")
     parser.add_argument("--box", default=None, help="x,y,w,h of the person in --image")
+    parser.add_argument("--agreement-data", help="COCO json of real persons for int8-vs-fp32 OKS")
+    parser.add_argument("--agreement-images", help="image directory of --agreement-data")
+    parser.add_argument("--agreement-count", type=int, default=200)
     parser.add_argument("--workdir", default="work_dirs/benchmark")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
@@ -64,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         repeats=args.repeats,
         weights_path=args.weights,
     )
+    if args.agreement_data:
+        held_out = person_crops(
+            args.agreement_data, args.agreement_images, (h, w), args.agreement_count
+        )
+        results["agreement"] = quantized_agreement(workdir, args.model, held_out)
     print(format_table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -87,6 +88,8 @@ def run_benchmark(
         "cpu": _cpu_name(),
         "runs": [],
         "ceiling_gflops": {},
+        # Shared machines are noisy: the 1-minute load average before and after the runs.
+        "load_average": [round(os.getloadavg()[0], 2)],
     }
     for n in threads:
         cmd = [sys.executable, "-m", "danet_tf.export.benchmark", "--worker", str(workdir),
@@ -107,7 +110,47 @@ def run_benchmark(
             run["fraction_of_ceiling"] = run["end_to_end_fraction_of_ceiling"]
             run["persons_per_s"] = 1e3 / run["end_to_end_ms"]
             results["runs"].append(run)
+    results["load_average"].append(round(os.getloadavg()[0], 2))
     return results
+
+
+def quantized_agreement(
+    workdir: str | Path, model_name: str, crops: Any, decode: str = "blur_shift"
+) -> dict[str, Any]:
+    """Decoded-keypoint agreement of the fp16 and int8 TFLite models with the float32 one.
+
+    Mean OKS (per person, over annotated joints) and mean pixel distance in crop pixels, on
+    ``crops`` (real persons, ideally not the calibration ones).
+    """
+    from danet_tf.export.metadata import read_metadata
+    from danet_tf.export.runners import load_predict
+    from danet_tf.export.topdown import PoseEstimator
+    from danet_tf.export.verify import keypoint_agreement
+
+    def heatmaps(runtime: str) -> tuple[np.ndarray, Any]:
+        path = Path(workdir) / artifact_name(model_name, runtime)
+        meta = read_metadata(path)
+        return load_predict(path, 2, meta, xnnpack=False)(crops.images), PoseEstimator(
+            None, meta
+        ).codec
+
+    reference, codec = heatmaps("tflite-fp32-builtin")
+    found = {}
+    for runtime in ("tflite-fp16-builtin", "tflite-int8-builtin"):
+        if (Path(workdir) / artifact_name(model_name, runtime)).is_file():
+            dist, per_person = keypoint_agreement(
+                reference, heatmaps(runtime)[0], crops, codec, decode
+            )
+            found[runtime.rsplit("-", 1)[0]] = {
+                "reference": "tflite-fp32",
+                "crops": len(crops),
+                "decode": decode,
+                "mean_oks": float(per_person.mean()),
+                "min_oks": float(per_person.min()),
+                "mean_keypoint_px": float(dist.mean()),
+                "source": crops.source,
+            }
+    return found
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -127,7 +170,8 @@ def format_table(results: dict[str, Any]) -> str:
         f"{v:.1f} GFLOPS at {k} thread(s)" for k, v in results["ceiling_gflops"].items()
     )
     lines.append(
-        f"\nfloat32 matmul ceiling: {ceilings}; {results['gflop_per_person']:.2f} GFLOP per person"
+        f"\nfloat32 matmul ceiling: {ceilings}; {results['gflop_per_person']:.2f} GFLOP per person; "
+        f"1-min load average before/after {results['load_average']}"
     )
     return "\n".join(lines)
 

@@ -8,7 +8,7 @@ Two numbers per artifact, both printed and both bounded per export mode (``BOUND
   both models decode (codec ``shift`` decode), over the annotated joints of the crops.
 
 Also reported, not bounded: the largest keypoint distance and the mean OKS between the two
-decodings (crop space; the person's area taken as 0.53 x the unpadded box, COCO's ratio).
+decodings (crop space; areas from the annotated joints, see :func:`person_areas`).
 The bounds were set from measurements on DANet-72 trained on LSPET (docs/deployment.md):
 floats must match to rounding; quantized modes must stay well inside one heatmap cell
 (4 px) on average. A random-weight model has flat heatmaps whose argmax is arbitrary, so its
@@ -84,30 +84,53 @@ class Report:
 
 
 def oks(
-    a: np.ndarray, b: np.ndarray, visible: np.ndarray, area: float, sigmas: np.ndarray
+    a: np.ndarray, b: np.ndarray, visible: np.ndarray, area: np.ndarray, sigmas: np.ndarray
 ) -> np.ndarray:
-    """Per-person OKS of keypoints ``a`` against ``b`` (N, K, 2) over ``visible`` (N, K)."""
+    """Per-person OKS of keypoints ``a`` against ``b`` (N, K, 2) over ``visible`` (N, K).
+
+    ``area`` (N,) is each person's segment area in the same pixels (COCO: about 0.53 x box).
+    """
     d2 = ((a - b) ** 2).sum(-1)
-    e = np.exp(-d2 / (2.0 * area * (2.0 * sigmas) ** 2 + np.finfo(np.float64).eps))
+    e = np.exp(-d2 / (2.0 * area[:, None] * (2.0 * sigmas) ** 2 + np.finfo(np.float64).eps))
     count = np.maximum(visible.sum(-1), 1)
     return (e * visible).sum(-1) / count
 
 
+def person_areas(crops: CropSet) -> np.ndarray:
+    """Approximate areas (N,) in crop pixels: 0.53 x the labelled joints' extent grown by 15 %.
+
+    That is how the LSPET annotations define box and area; persons with fewer than two
+    labelled joints get the area of the unpadded crop region.
+    """
+    h, w = crops.images.shape[1:3]
+    areas = np.full(len(crops), 0.53 * h * w / 1.25**2)
+    for i, kpts in enumerate(crops.keypoints):
+        pts = kpts[kpts[:, 2] > 0, :2]
+        if len(pts) >= 2:
+            extent = (pts.max(0) - pts.min(0)) * 1.15
+            areas[i] = max(0.53 * extent[0] * extent[1], 1.0)
+    return areas
+
+
 def keypoint_agreement(
-    reference: np.ndarray, candidate: np.ndarray, crops: CropSet, codec: HeatmapCodec
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    crops: CropSet,
+    codec: HeatmapCodec,
+    decode: str = "shift",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-joint pixel distances (over annotated joints) and per-person OKS of two heatmap sets."""
-    ref_xy, _ = codec.decode(reference, "shift")
-    cand_xy, _ = codec.decode(candidate, "shift")
+    """Per-joint pixel distances (annotated joints) and per-person OKS of two heatmap sets."""
+    ref_xy, _ = codec.decode(reference, decode)
+    cand_xy, _ = codec.decode(candidate, decode)
     visible = crops.keypoints[..., 2] > 0
     if not visible.any():
         visible = np.ones(visible.shape, bool)
     dist = np.linalg.norm(ref_xy - cand_xy, axis=-1)
     k = reference.shape[-1]
     sigmas = COCO_SIGMAS if k == len(COCO_SIGMAS) else np.full(k, float(np.mean(COCO_SIGMAS)))
-    h, w = codec.input_size
-    area = 0.53 * h * w / 1.25**2
-    return dist[visible], oks(ref_xy, cand_xy, visible.astype(np.float64), area, sigmas)
+    return dist[visible], oks(
+        ref_xy, cand_xy, visible.astype(np.float64), person_areas(crops), sigmas
+    )
 
 
 def compare(
