@@ -20,16 +20,20 @@ import numpy as np
 from danet_tf.codec import COCO_KEYPOINTS, COCO_SKELETON
 from danet_tf.data.figure import draw_figure, sample_pose
 
-VERSION = 1
+VERSION = 2
 _SPLITS = ("train", "val")
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    base = rng.uniform(30, 220, size=3)
-    coarse = rng.normal(0, rng.uniform(10, 45), size=(max(h // 16, 2), max(w // 16, 2), 3))
-    img = base + cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
-    img += rng.normal(0, rng.uniform(2, 10), size=(h, w, 3))
-    img = np.clip(img, 0, 255).astype(np.uint8)
+    base = rng.uniform(30, 220, size=3).astype(np.float32)
+    # Mostly brightness texture with a little colour, so joint colours stay distinctive.
+    coarse = rng.standard_normal((max(h // 16, 2), max(w // 16, 2), 4), dtype=np.float32)
+    coarse = coarse[..., :1] + 0.35 * coarse[..., 1:]
+    texture = base + rng.uniform(10, 45) * cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    img = np.clip(texture, 0, 255).astype(np.uint8)
+    amp = int(rng.integers(3, 16))  # pixel noise: + U[0, amp] - U[0, amp], saturating
+    noise = rng.integers(0, amp + 1, (2, h, w, 3), dtype=np.uint8)
+    img = cv2.subtract(cv2.add(img, noise[0]), noise[1])
     for _ in range(rng.integers(0, 6)):  # clutter: lines and rectangles
         colour = tuple(int(c) for c in rng.uniform(0, 255, 3))
         p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
