@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ from danet_tf.evaluation.persons import (
     persons_from_samples,
 )
 
-logger = logging.getLogger(__name__)
 METRICS = ("auto", "coco", "pckh", "pck")
 
 
@@ -41,9 +39,17 @@ class EvalReport:
     skipped_images: dict[str, str] = field(default_factory=dict)
     skipped_persons: int = 0
     detections: DetectionCounts | None = None
+    seconds: float = 0.0
+
+    @property
+    def ms_per_person(self) -> float:
+        return 1e3 * self.seconds / max(self.num_persons, 1)
 
     def summary(self) -> str:
-        lines = [f"persons evaluated: {self.num_persons}, results: {len(self.results)}"]
+        lines = [
+            f"persons evaluated: {self.num_persons} in {self.seconds:.1f} s "
+            f"({self.ms_per_person:.1f} ms/person), results: {len(self.results)}"
+        ]
         if self.detections is not None:
             lines.append(self.detections.summary())
         if self.skipped_images:
@@ -165,7 +171,6 @@ def evaluate_topdown(
             dets_file, gt, root, aspect, score_threshold=det_score_threshold,
             category_id=int(gt.getCatIds()[0]),
         )  # fmt: skip
-        logger.info(det_counts.summary())
     else:
         persons = persons_from_samples(dataset.samples, aspect)
     persons = sorted(persons, key=lambda p: p.image_path)  # each image is read once
@@ -195,5 +200,5 @@ def evaluate_topdown(
         write_coco_results(out, results)
     return EvalReport(
         metric, metrics, table, results, len(pred.persons), pred.skipped_images,
-        pred.skipped_persons, det_counts,
+        pred.skipped_persons, det_counts, pred.seconds,
     )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ class Predictions:
     keypoints: np.ndarray
     skipped_images: dict[str, str] = field(default_factory=dict)
     skipped_persons: int = 0
+    seconds: float = 0.0  # wall time of the loop: reading, cropping, network, decoding
 
 
 def predict_persons(
@@ -90,6 +92,7 @@ def predict_persons(
         pending.clear()
 
     skipped_persons = 0
+    start = time.perf_counter()
     for person in tqdm(persons, desc="persons", unit="person", disable=not progress):
         if person.image_path in skipped:
             skipped_persons += 1
@@ -107,4 +110,5 @@ def predict_persons(
     if pending:
         flush()
     keypoints = np.stack(outputs) if outputs else np.zeros((0, num_keypoints, 3), np.float32)
-    return Predictions(done, keypoints.astype(np.float32), skipped, skipped_persons)
+    seconds = time.perf_counter() - start
+    return Predictions(done, keypoints.astype(np.float32), skipped, skipped_persons, seconds)
