@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -35,7 +36,7 @@ def _read_rgb(path: str) -> tuple[np.ndarray | None, str | None]:
     from danet_tf.data.images import read_image  # the data readers' robust decoding
 
     image, why = read_image(path)
-    return (None, why) if image is None else (image[..., ::-1], None)
+    return (None, why) if image is None else (cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None)
 
 
 @dataclass
