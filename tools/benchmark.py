@@ -17,6 +17,7 @@ from pathlib import Path
 from danet_tf.export.benchmark import RUNTIMES, format_table, quantized_agreement, run_benchmark
 from danet_tf.export.calibration import person_crops
 from danet_tf.export.sources import crops_for, default_calibration, load_source_model
+from danet_tf.export.verify import TIMING_ONLY
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=[int(t) for t in args.threads.split(",")],
         repeats=args.repeats,
         weights_path=args.weights,
+        bounds=None if args.weights else TIMING_ONLY,
     )
     if args.agreement_data:
         held_out = person_crops(

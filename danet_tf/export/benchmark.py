@@ -59,8 +59,13 @@ def run_benchmark(
     threads: list[int] | None = None,
     repeats: int = 10,
     weights_path: str | Path | None = None,
+    bounds: Any = None,
 ) -> dict[str, Any]:
-    """Export (cached), then benchmark ``runtimes`` at each thread count; returns the results."""
+    """Export (cached), then benchmark ``runtimes`` at each thread count; returns the results.
+
+    ``bounds`` overrides the verification bounds of every export (``verify.TIMING_ONLY`` for
+    random weights, whose speed is what a trained model's is).
+    """
     from danet_tf.export.api import export_model
     from danet_tf.export.metadata import metadata_path
     from danet_tf.models import count_complexity
@@ -77,7 +82,7 @@ def run_benchmark(
         path = workdir / artifact_name(model_name, runtime)
         if not metadata_path(path).is_file():
             export_model(model, path, fmt, verification, quantize=quantize, calibration=calibration,
-                         weights_path=weights_path, model_name=model_name)  # fmt: skip
+                         weights_path=weights_path, model_name=model_name, bounds=bounds)  # fmt: skip
     macs = count_complexity(model).macs
     results: dict[str, Any] = {
         "model": model_name,
