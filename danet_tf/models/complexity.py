@@ -65,3 +65,42 @@ def count_complexity(model: keras.Model) -> Complexity:
     flat = to_functional(model, keras)
     macs = int(sum(_layer_macs(layer) for layer in flat.layers))
     return Complexity(params=params, macs=macs)
+
+
+def complexity_report(names: list[str]) -> list[dict]:
+    """One row per model: measured counts, the paper's numbers and their ratios.
+
+    ``gmacs_without_transpose`` is also given because the paper does not say whether
+    its counter included the bottom-up path's transposed convolutions.
+    """
+    from danet_tf.models import build_model, get_spec
+
+    rows = []
+    for name in names:
+        spec = get_spec(name)
+        model = build_model(name)
+        result = count_complexity(model)
+        flat = to_functional(model, keras)
+        transpose = sum(
+            _layer_macs(layer)
+            for layer in flat.layers
+            if isinstance(layer, keras.layers.Conv2DTranspose)
+        )
+        paper = spec.paper
+        rows.append(
+            {
+                "model": name,
+                "input": "x".join(str(v) for v in spec.default_input),
+                "params_m": round(result.params_m, 4),
+                "gmacs": round(result.gmacs, 4),
+                "gmacs_without_transpose": round((result.macs - transpose) / 1e9, 4),
+                "paper_params_m": paper.params_m if paper else None,
+                "paper_gmacs": paper.gmacs if paper else None,
+                "params_ratio": round(result.params_m / paper.params_m, 4) if paper else None,
+                "gmacs_ratio": round(result.gmacs / paper.gmacs, 4) if paper else None,
+                "source": paper.source if paper else None,
+                "description": spec.description,
+            }
+        )
+        keras.backend.clear_session()
+    return rows

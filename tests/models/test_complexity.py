@@ -1,0 +1,50 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+import danet_tf
+from danet_tf.models import count_complexity
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_counting_rule_on_hand_computed_layers():
+    x = keras.Input((10, 8, 4))
+    a = keras.layers.Conv2D(6, 3, padding="same", use_bias=True)(x)  # 10*8*6*9*4
+    b = keras.layers.DepthwiseConv2D(5, strides=2, padding="same")(a)  # 5*4*6*25
+    c = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same")(b)  # 5*4*6*3*16
+    d = keras.layers.Dense(7)(keras.layers.GlobalAveragePooling2D()(c))  # 3*7
+    e = keras.layers.BatchNormalization()(c)
+    model = keras.Model(x, [d, e])
+    result = count_complexity(model)
+    assert result.macs == 10 * 8 * 6 * 9 * 4 + 5 * 4 * 6 * 25 + 5 * 4 * 6 * 3 * 16 + 3 * 7
+    # trainable only: BN moving statistics excluded (PyTorch's parameters() convention)
+    assert result.params == (9 * 4 * 6 + 6) + (25 * 6 + 6) + (16 * 6 * 3 + 3) + (3 * 7 + 7) + 6
+
+
+def test_danet_counts_are_consistent_with_the_paper():
+    model = danet_tf.build_model("danet88")
+    result = count_complexity(model)
+    # Params: Table I topology lands within 10 % of the paper's 5.3 M.
+    assert abs(result.params_m / 5.3 - 1) < 0.10
+    smaller = count_complexity(danet_tf.build_model("danet88", input_shape=(128, 96, 3)))
+    assert smaller.params == result.params
+    assert abs(result.macs / smaller.macs - 4.0) < 0.05  # MACs scale with pixels
+
+
+@pytest.mark.slow
+def test_complexity_tool_json():
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "complexity.py"), "--models", "danet_tiny",
+         "danet72", "--json"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {r["model"]: r for r in json.loads(proc.stdout)}
+    assert rows["danet_tiny"]["paper_params_m"] is None
+    assert rows["danet72"]["paper_gmacs"] == 1.0
+    assert rows["danet72"]["params_ratio"] == pytest.approx(rows["danet72"]["params_m"] / 3.4)

@@ -1,0 +1,181 @@
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import danet_tf
+from danet_tf.models import LEVELS, SPECS, get_spec, inference_model, to_functional
+from tests.harness import check_model
+
+SMALL = (64, 64, 3)
+
+
+def _image(shape=SMALL, n=2, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, size=(n, *shape)).astype("float32")
+
+
+def test_registry_lists_every_paper_row():
+    names = danet_tf.list_models()
+    for name in ("danet72", "danet88", "danet98", "danet102", "danet_tiny"):
+        assert name in names
+    ablations = [n for n in names if SPECS[n].description.startswith("Table")]
+    assert len(ablations) >= 15  # Tables IV, V, VI, VII and X
+
+
+def test_paper_table_one_rows():
+    assert get_spec("danet72").blocks == (3, 6, 12, 12)
+    assert get_spec("danet88").widths == (128, 192, 512, 640)
+    assert get_spec("danet102").blocks == (6, 12, 16, 14)
+    base = get_spec("danet102_baseline1")
+    assert (base.use_cau, base.spatial, base.fusion) == (False, "none", "sum")
+    assert get_spec("danet102_baseline2").growth_rate == 64
+
+
+def test_tiny_model_harness(tmp_path):
+    model = danet_tf.build_model("danet_tiny", input_shape=SMALL, num_keypoints=5)
+    assert model.input.name.startswith("image")
+    assert model.output.shape == (None, 16, 16, 5)
+    check_model(model, _image(), tmp_path)
+
+
+def test_multi_scale_outputs_share_layers_with_inference_model(tmp_path):
+    model = danet_tf.build_model("danet_tiny", input_shape=(64, 96, 3), multi_scale=True)
+    assert sorted(model.output) == sorted(LEVELS)
+    for level in LEVELS:
+        assert model.output[level].shape == (None, 16, 24, 17)
+    check_model(model, _image((64, 96, 3)), tmp_path)
+    single = inference_model(model)
+    x = _image((64, 96, 3))
+    np.testing.assert_array_equal(
+        np.asarray(single(x)), np.asarray(model(x, training=False)["heatmaps"])
+    )
+    assert single.count_params() < model.count_params()
+
+
+def test_mixed_precision_keeps_float32_heatmaps(tmp_path):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = danet_tf.build_model("danet_tiny", input_shape=SMALL, multi_scale=True)
+        out = model(_image())
+        assert all(v.dtype == "float32" for v in out.values())
+        assert model.get_layer("stage1_oab").compute_dtype == "float16"
+        # A small initial loss scale: the default (2**15) skips the first steps on
+        # overflow, which is correct behaviour but leaves the weights unchanged.
+        optimizer = keras.optimizers.LossScaleOptimizer(
+            keras.optimizers.Adam(1e-2), initial_scale=64.0
+        )
+        check_model(model, _image(), tmp_path, optimizer=optimizer)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_overrides_and_bad_arguments():
+    model = danet_tf.build_model("danet72", input_shape=SMALL, blocks=(1, 1, 1, 1))
+    assert model.get_layer("stage4_oab").num_layers == 1
+    with pytest.raises(ValueError, match="unknown model 'danet73'"):
+        danet_tf.build_model("danet73")
+    with pytest.raises(ValueError, match=r"unknown model override\(s\) \['depth'\]"):
+        danet_tf.build_model("danet72", depth=3)
+    with pytest.raises(ValueError, match="multiples of 32, got 64x48"):
+        danet_tf.build_model("danet_tiny", input_shape=(64, 48, 3))
+    with pytest.raises(ValueError, match="fusion='concat'"):
+        danet_tf.build_model("danet_tiny", fusion="concat")
+    with pytest.raises(ValueError, match="num_keypoints must be positive, got 0"):
+        danet_tf.build_model("danet_tiny", input_shape=SMALL, num_keypoints=0)
+
+
+def test_flat_rebuild_matches_in_keras_and_tf_keras():
+    tf_keras = pytest.importorskip("tf_keras")
+    model = danet_tf.build_model("danet_tiny", input_shape=SMALL, multi_scale=True)
+    x = _image()
+    expected = model(x, training=False)
+    for K in (keras, tf_keras):
+        flat = to_functional(model, K)
+        assert not any(type(lay).__module__.startswith("danet_tf") for lay in flat.layers)
+        got = flat(x, training=False)
+        for level in LEVELS:
+            np.testing.assert_allclose(np.asarray(got[level]), expected[level], atol=1e-5)
+
+
+WORKER = Path(__file__).with_name("variant_worker.py")
+
+
+def _run_workers(mode: str, root: Path, names: list[str]) -> dict:
+    """Run the variant worker on two processes (two cores), merge their reports."""
+    halves = [names[0::2], names[1::2]]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), mode, str(root), *half],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for half in halves
+    ]
+    report = {}
+    for proc in procs:
+        out, err = proc.communicate(timeout=1200)
+        assert proc.returncode == 0, err[-3000:]
+        report.update(json.loads(out.split("REPORT", 1)[1]))
+    return report
+
+
+@pytest.fixture(scope="module")
+def saved_variants(tmp_path_factory):
+    """Every registered model saved at 64x64 with its expected output."""
+    root = tmp_path_factory.mktemp("variants")
+    np.save(root / "input.npy", _image())
+    shapes = _run_workers("save", root, danet_tf.list_models())
+    return root, shapes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", danet_tf.list_models())
+def test_every_variant_builds_and_saves(name, saved_variants):
+    root, shapes = saved_variants
+    out = np.load(root / f"{name}.npy")
+    if get_spec(name).task == "classification":
+        assert out.shape == (2, 1000)
+        np.testing.assert_allclose(out.sum(-1), 1.0, rtol=1e-4)
+    else:
+        assert out.shape == (2, 16, 16, 17)
+    assert list(out.shape) == shapes[name]
+    assert np.all(np.isfinite(out))
+
+
+@pytest.mark.slow
+def test_every_variant_reloads_identically_in_a_fresh_process(saved_variants):
+    root, _ = saved_variants
+    report = _run_workers("load", root, danet_tf.list_models())
+    assert set(report) == set(danet_tf.list_models())
+    assert all(diff == 0.0 for diff in report.values()), report
+
+
+def test_load_model_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        danet_tf.load_model(tmp_path / "missing.keras")
+    model = danet_tf.build_model("danet_tiny", input_shape=SMALL)
+    good = tmp_path / "good.keras"
+    model.save(good)
+    assert danet_tf.load_model(good).count_params() == model.count_params()
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        danet_tf.load_model(truncated)
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="not_pose")
+    other_path = tmp_path / "other.keras"
+    other.save(other_path)
+    with pytest.raises(ValueError, match="not a danet_tf model"):
+        danet_tf.load_model(other_path)
+    partial = tmp_path / "partial.keras"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(partial, "w") as dst:
+        dst.writestr("config.json", src.read("config.json"))
+    with pytest.raises(ValueError, match=r"missing \['model.weights.h5'\]"):
+        danet_tf.load_model(partial)
+    weights = tmp_path / "m.weights.h5"
+    model.save_weights(weights)
+    with pytest.raises(ValueError, match="is not a .keras file"):
+        danet_tf.load_model(weights)
