@@ -80,6 +80,12 @@ class TrainConfig:
     clipnorm: float | None = _spec(None, min=0.0)
     # Loss weight per supervised level, coarse to fine (danet_tf.models.LEVELS order).
     level_weights: tuple[float, ...] = _spec((1.0, 1.0, 1.0, 1.0), min=0.0)
+    # Targets are multiplied by this before the MSE (the model learns scaled heatmaps and
+    # final.keras divides it back out, so exported heatmaps keep the codec's peak of 1).
+    # 1 is the HRNet convention; Megvii's CPN/MSPN code trained on peaks of 255. A larger
+    # peak lifts the target above the untrained model's output noise and speeds up the
+    # escape from the all-zero plateau, which matters for short runs.
+    target_scale: float = _spec(1.0, min=1e-6)
     ohkm_weight: float = _spec(1.0, min=0.0)
     ohkm_ratio: float = _spec(0.5, min=0.0, max=1.0)
     checkpoint_every_steps: int = _spec(200, min=1)

@@ -46,6 +46,7 @@ def pose_loss(
     level_weights: Sequence[float],
     ohkm_weight: float = 1.0,
     ohkm_ratio: float = 0.5,
+    target_scale: float = 1.0,
 ) -> dict[str, tf.Tensor]:
     """Per-sample loss terms and their weighted sum.
 
@@ -56,6 +57,7 @@ def pose_loss(
         level_weights: one weight per entry of ``levels``.
         ohkm_weight: weight of the OHKM term (0 disables it).
         ohkm_ratio: fraction of the joints OHKM keeps per sample.
+        target_scale: the targets are multiplied by this (the model learns scaled maps).
 
     Returns:
         ``{"loss": (N,), "loss_<level>": (N,), ..., "loss_ohkm": (N,)}``, all float32.
@@ -75,7 +77,10 @@ def pose_loss(
     total = tf.zeros_like(tf.cast(weights[:, 0], tf.float32))
     per_joint = None
     for level, lw in zip(levels, level_weights, strict=True):
-        per_joint = joint_mse(targets[level], outputs[level], weights)
+        target = targets[level]
+        if target_scale != 1.0:
+            target = tf.cast(target, tf.float32) * target_scale
+        per_joint = joint_mse(target, outputs[level], weights)
         terms[f"loss_{level}"] = tf.reduce_mean(per_joint, axis=-1)
         total += float(lw) * terms[f"loss_{level}"]
     if ohkm_weight > 0 and per_joint is not None:

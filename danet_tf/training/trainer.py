@@ -88,6 +88,21 @@ def _inference_model(model: keras.Model) -> keras.Model:
     return models.inference_model(model)
 
 
+def unscaled_inference_model(model: keras.Model, scale: float, level: str = "heatmaps"
+                             ) -> keras.Model:
+    """The single-output model with the training ``target_scale`` divided back out.
+
+    The last layer (the ``level`` output) is replaced by a ``Rescaling(1 / scale)`` of the same
+    name, so the heatmaps keep the codec's peak of 1 and the output name stays ``level``.
+    """
+    last = model.get_layer(level)
+    if last.weights:
+        raise ValueError(f"output layer {level!r} of {model.name!r} has weights; expected a "
+                         "weightless (linear activation) output layer to replace")
+    out = keras.layers.Rescaling(1.0 / scale, dtype="float32", name=level)(last.input)
+    return keras.Model(model.inputs, out, name=model.name)
+
+
 def train(
     cfg: Config,
     *,
@@ -228,8 +243,8 @@ def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights
     def step_fn(images, targets):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
-            terms = pose_loss(targets, outputs, levels, level_weights,
-                              cfg.train.ohkm_weight, cfg.train.ohkm_ratio)
+            terms = pose_loss(targets, outputs, levels, level_weights, cfg.train.ohkm_weight,
+                              cfg.train.ohkm_ratio, cfg.train.target_scale)
             loss = tf.nn.compute_average_loss(terms["loss"], global_batch_size=global_batch)
             if model.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
@@ -300,6 +315,9 @@ def _write_final(cfg: Config, model: keras.Model, builder: ModelBuilder,
         model = fp32
     final = workdir / "final.keras"
     tmp = workdir / "final.tmp.keras"
-    inference_fn(model).save(tmp)
+    inference = inference_fn(model)
+    if cfg.train.target_scale != 1.0:
+        inference = unscaled_inference_model(inference, cfg.train.target_scale)
+    inference.save(tmp)
     os.replace(tmp, final)
     return final

@@ -17,8 +17,8 @@ def standin_model(cfg: Config, num_keypoints: int) -> keras.Model:
     image = keras.Input((h, w, 3), name="image")
     x = keras.layers.Rescaling(1 / 255.0)(image)
     x = keras.layers.Conv2D(8, 3, strides=4, padding="same", activation="relu")(x)
-    outs = {lvl: keras.layers.Conv2D(num_keypoints, 3, padding="same", dtype="float32",
-                                     name=lvl)(x) for lvl in LEVELS}
+    outs = {lvl: keras.layers.Activation("linear", dtype="float32", name=lvl)(
+        keras.layers.Conv2D(num_keypoints, 3, padding="same")(x)) for lvl in LEVELS}
     return keras.Model(image, outs, name="standin")
 
 

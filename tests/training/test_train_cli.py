@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
 import signal
 import subprocess
 import sys
@@ -34,16 +35,25 @@ def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         (["--config", "nope.yaml"], "'nope.yaml' does not exist"),
     ],
 )
-def test_bad_value_fails_at_start(args, needle):
-    proc = _run(*args, timeout=60)
+def test_bad_value_fails_at_start(args, needle, capsys):
+    assert _train_main()(args) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_bad_value_exit_status_in_a_fresh_process():
+    proc = _run("--epochs", "-3", timeout=60)
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert needle in proc.stderr
+    assert "train.epochs: expected >= 1, got -3" in proc.stderr
 
 
 def test_unknown_model_names_the_field(tmp_path):
-    proc = _run("--model", "danet7", "--workdir", str(tmp_path), timeout=120)
-    assert proc.returncode != 0
-    assert "model.name: unknown model 'danet7'" in proc.stderr
+    with pytest.raises(ValueError, match="model.name: unknown model 'danet7'; known: danet72"):
+        _train_main()(["--model", "danet7", "--workdir", str(tmp_path), "--verbose", "0"])
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def _train_main():
+    return runpy.run_path(str(TRAIN))["main"]
 
 
 def _command(workdir: Path, synthetic: Path) -> list[str]:
