@@ -3,9 +3,11 @@
 Decoding and the affine crop run in OpenCV inside one `tf.numpy_function` per sample,
 mapped in parallel (OpenCV releases the GIL, and little Python runs around it). The
 Gaussian targets are rendered per batch in the graph (`danet_tf.data.targets`, the codec's
-formula), because numpy encoding held the GIL for most of each sample's time. Randomness is reproducible: each element carries a key drawn from a seeded
-`tf.data.Dataset.random`, and its augmentation uses a numpy generator seeded with that key,
-so results do not depend on which thread ran first. A sample whose image is missing,
+formula), because numpy encoding held the GIL for most of each sample's time.
+
+Randomness is reproducible: each element carries a key drawn from a seeded
+`tf.data.Dataset.random`, and its augmentation uses a numpy generator seeded with that
+key, so results do not depend on which thread ran first. A sample whose image is missing,
 corrupt or truncated, or whose box lies outside the image, is dropped and counted in a
 `SkipCounter`; the run goes on.
 """
@@ -15,15 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import cv2
-import numpy as np
 import tensorflow as tf
 
 from danet_tf.data.augment import AugmentConfig, TopDownTransform
 from danet_tf.data.dataset import PoseDataset
-from danet_tf.data.images import SkipCounter, read_image
+from danet_tf.data.images import SkipCounter
+from danet_tf.data.loader import SampleLoader
 from danet_tf.data.targets import encode_heatmaps, keypoint_weights
-
-_KEY_MASK = (1 << 63) - 1
 
 
 def default_level_sigmas() -> dict[str, float]:
@@ -31,54 +31,6 @@ def default_level_sigmas() -> dict[str, float]:
     from danet_tf.models import DEFAULT_LEVEL_SIGMAS
 
     return dict(DEFAULT_LEVEL_SIGMAS)
-
-
-class SampleLoader:
-    """Callable turning (sample index, random key) into ``(image, keypoints, ok)`` arrays.
-
-    image: (h, w, 3) float32 RGB crop; keypoints: (K, 3) float32 in crop pixels. On a bad
-    sample ``ok`` is False, the arrays are zeros and the counter records why.
-
-    Measured on the 2-core machine (256x192 crop): OpenCV's warpAffine has SIMD code for 1
-    and 4 channels but not 3 (0.30 ms from RGBA, 0.70 ms from RGB, more than the JPEG
-    decode), so the crop is made from RGBA; dropping the channel and converting to float32
-    costs 0.05 ms in OpenCV/numpy but 0.46 ms as TensorFlow slice + cast on the batch.
-    """
-
-    def __init__(
-        self, dataset: PoseDataset, transform: TopDownTransform, training: bool,
-        counter: SkipCounter,
-    ) -> None:  # fmt: skip
-        self.samples = dataset.samples
-        self.transform = transform
-        self.training = training
-        self.counter = counter
-        h, w = transform.input_size
-        k = dataset.num_keypoints
-        self._empty = (np.zeros((h, w, 3), np.float32), np.zeros((k, 3), np.float32), False)
-
-    def load(self, index: int, key: int) -> tuple[np.ndarray, np.ndarray] | None:
-        sample = self.samples[index]
-        image, why = read_image(sample.image_path)
-        if image is None:
-            self.counter.skip(sample.image_path, why)
-            return None
-        rng = np.random.default_rng(key & _KEY_MASK) if self.training else None
-        try:
-            result = self.transform.crop(cv2.cvtColor(image, cv2.COLOR_RGB2RGBA), sample, rng)
-        except Exception as exc:  # one odd sample must not end a long run
-            self.counter.skip(sample.image_path, f"transform failed: {type(exc).__name__}: {exc}")
-            return None
-        if result is None:
-            self.counter.skip(sample.image_path, "person box outside the image")
-        return result
-
-    def __call__(self, index: np.ndarray, key: np.ndarray) -> tuple:
-        result = self.load(int(index), int(key))
-        if result is None:
-            return self._empty
-        crop, kpts = result
-        return cv2.cvtColor(crop, cv2.COLOR_RGBA2RGB).astype(np.float32), kpts, True
 
 
 def build_dataset(

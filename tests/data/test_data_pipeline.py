@@ -146,3 +146,12 @@ def test_keypoint_targets(coco_val):
     again = encode_heatmaps(light[1]["keypoints"], INPUT, (16, 12), SIGMAS)
     for key in plain[1]:
         np.testing.assert_array_equal(again[key].numpy(), plain[1][key].numpy())
+
+
+def test_all_images_bad_fails_clearly(tmp_path: Path):
+    images = [{"id": 1, "file_name": "gone.jpg"}, {"id": 2, "file_name": "gone2.jpg"}]
+    anns = [person(1, 1, [10, 10, 60, 90]), person(2, 2, [10, 10, 60, 90])]
+    ds = load_coco(write_coco(tmp_path / "a.json", images, anns), tmp_path)
+    pipe = build_dataset(ds, batch_size=2, input_size=INPUT, level_sigmas=SIGMAS)
+    with pytest.raises(tf.errors.OpError, match="no sample of .* could be loaded"):
+        next(iter(pipe))
