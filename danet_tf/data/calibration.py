@@ -40,7 +40,7 @@ def calibration_crops(
     for i in order:
         if len(images) == count:
             break
-        image, why = read_image(samples[i].image_path)
+        image, why = read_image(samples[i].image_path, rgb=True)
         if image is None:
             counter.skip(samples[i].image_path, why)
             continue

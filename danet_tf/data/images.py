@@ -1,8 +1,10 @@
 """Image reading that never raises: bad files become a reason string the caller counts.
 
-Every image comes back as 8-bit, 3-channel RGB: OpenCV's IMREAD_COLOR_RGB turns grayscale
-into 3 channels, drops alpha, scales 16-bit data to 8 bits and writes RGB order directly. EXIF orientation is
-ignored on purpose: COCO-style annotations refer to the stored pixel grid.
+Every image comes back as 8-bit, 3 channels: OpenCV's IMREAD_COLOR turns grayscale into 3
+channels, drops alpha and scales 16-bit data to 8 bits. The order is OpenCV's BGR by
+default (as `cv2.imread`); ``rgb=True`` decodes straight to RGB (IMREAD_COLOR_RGB), which
+the pipeline uses. EXIF orientation is ignored on purpose: COCO-style annotations refer to
+the stored pixel grid.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ logger = logging.getLogger(__name__)
 
 # IMREAD_COLOR_RGB exists from OpenCV 4.10; older builds decode BGR and convert.
 _RGB_FLAG = getattr(cv2, "IMREAD_COLOR_RGB", None)
-_FLAGS = (_RGB_FLAG if _RGB_FLAG is not None else cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION
+_BGR_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+_RGB_FLAGS = (
+    _RGB_FLAG if _RGB_FLAG is not None else cv2.IMREAD_COLOR
+) | cv2.IMREAD_IGNORE_ORIENTATION
 _JPEG_SOI = b"\xff\xd8"
 _JPEG_EOI = b"\xff\xd9"
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -36,25 +41,25 @@ def _truncation(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes) -> tuple[np.ndarray | None, str | None]:
-    """Decode encoded image bytes to (H, W, 3) uint8 RGB; returns (image, None) or (None, why)."""
+def decode_image(data: bytes, rgb: bool = False) -> tuple[np.ndarray | None, str | None]:
+    """Decode image bytes to (H, W, 3) uint8 BGR (RGB if ``rgb``); (image, None) or (None, why)."""
     if len(data) == 0:
         return None, "empty file"
     why = _truncation(data)
     if why:
         return None, why
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), _FLAGS)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), _RGB_FLAGS if rgb else _BGR_FLAGS)
     if image is None or image.size == 0:
         return None, "not a decodable image"
     if image.dtype != np.uint8:  # IMREAD_COLOR converts depth already; belt and braces
         image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
-    if _RGB_FLAG is None:
+    if rgb and _RGB_FLAG is None:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return image, None
 
 
-def read_image(path: str) -> tuple[np.ndarray | None, str | None]:
-    """Read a file to (H, W, 3) uint8 RGB; returns (image, None) or (None, reason)."""
+def read_image(path: str, rgb: bool = False) -> tuple[np.ndarray | None, str | None]:
+    """Read a file to (H, W, 3) uint8 BGR (RGB if ``rgb``); (image, None) or (None, reason)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -62,7 +67,7 @@ def read_image(path: str) -> tuple[np.ndarray | None, str | None]:
         return None, "missing file"
     except OSError as exc:
         return None, f"unreadable file ({exc.strerror or exc})"
-    return decode_image(data)
+    return decode_image(data, rgb)
 
 
 class SkipCounter:

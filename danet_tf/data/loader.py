@@ -40,7 +40,7 @@ class SampleLoader:
 
     def load(self, index: int, key: int) -> tuple[np.ndarray, np.ndarray] | None:
         sample = self.samples[index]
-        image, why = read_image(sample.image_path)
+        image, why = read_image(sample.image_path, rgb=True)
         if image is None:
             self.counter.skip(sample.image_path, why)
             return None

@@ -45,7 +45,7 @@ def test_round_trip_on_coco(coco_sample: Path):
     codec = HeatmapCodec(INPUT, t.heatmap_size, SIGMAS["heatmaps"])
     checked = 0
     for s in ds.samples:
-        image, _ = read_image(s.image_path)
+        image, _ = read_image(s.image_path, rgb=True)
         out = t(image, s)
         assert out.image.shape == (*INPUT, 3) and out.image.dtype == np.uint8
         center, scale, rot, flip = t.params(s, image.shape, None)

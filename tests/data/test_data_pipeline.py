@@ -155,3 +155,14 @@ def test_all_images_bad_fails_clearly(tmp_path: Path):
     pipe = build_dataset(ds, batch_size=2, input_size=INPUT, level_sigmas=SIGMAS)
     with pytest.raises(tf.errors.OpError, match="no sample of .* could be loaded"):
         next(iter(pipe))
+
+
+def test_read_image_orders(tmp_path: Path):
+    from danet_tf.data import read_image
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    image[..., 2] = 200  # red in OpenCV's BGR
+    cv2.imwrite(str(tmp_path / "red.png"), image)
+    bgr, _ = read_image(str(tmp_path / "red.png"))
+    rgb, _ = read_image(str(tmp_path / "red.png"), rgb=True)
+    assert bgr[0, 0].tolist() == [0, 0, 200] and rgb[0, 0].tolist() == [200, 0, 0]
