@@ -23,7 +23,7 @@ def test_tiny_model_learns_the_synthetic_dataset(tmp_path: Path):
     cfg = load_config(DEMO, {
         "runtime.workdir": str(tmp_path / "run"), "runtime.verbose": 0,
         "data.synthetic_dir": str(tmp_path / "synthetic"), "data.synthetic_train_images": 200,
-        "train.epochs": 1, "train.steps_per_epoch": 400, "train.val_samples": 64,
+        "train.epochs": 1, "train.steps_per_epoch": 300, "train.val_samples": 64,
     })
     _, sigmas = _levels_and_sigmas(cfg)
     inputs = build_inputs(cfg, sigmas)

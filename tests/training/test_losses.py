@@ -57,3 +57,10 @@ def test_pose_loss_is_float32_for_half_inputs():
 def test_pose_loss_rejects_mismatched_weights():
     with pytest.raises(ValueError, match="level_weights"):
         pose_loss({"weights": np.ones((1, 1))}, {}, ("a", "b"), (1.0,))
+
+
+def test_target_scale_multiplies_the_targets():
+    targets = {"fine": np.full((1, 2, 2, 2), 0.5, np.float32), "weights": np.ones((1, 2), np.float32)}
+    outputs = {"fine": np.full((1, 2, 2, 2), 5.0, np.float32)}
+    terms = pose_loss(targets, outputs, ("fine",), (1.0,), ohkm_weight=0.0, target_scale=10.0)
+    np.testing.assert_allclose(terms["loss"].numpy(), [0.0])
