@@ -1,6 +1,9 @@
 """Subprocess worker for the every-variant save/reload test.
 
-``python variant_worker.py save ROOT NAME...`` builds each model at 64x64, runs it on
+``python variant_worker.py save ROOT NAME...`` builds each model at 64x64 (with one
+dense/residual block per stage, except ``danet72`` which is built whole: every
+layer configuration of a row is kept, only the repetition is cut, which keeps the
+test within CI time on two cores), runs it on
 ``ROOT/input.npy`` and saves ``NAME.keras`` and ``NAME.npy``;
 ``python variant_worker.py load ROOT NAME...`` imports danet_tf in this fresh
 process, loads each file with ``tf.keras.models.load_model`` (safe mode, no
@@ -13,6 +16,8 @@ import sys
 
 import numpy as np
 
+FULL_DEPTH = ("danet72",)
+
 
 def main(mode: str, root: str, names: list[str]) -> None:
     import keras
@@ -24,7 +29,8 @@ def main(mode: str, root: str, names: list[str]) -> None:
     report = {}
     for name in names:
         if mode == "save":
-            model = danet_tf.build_model(name, input_shape=x.shape[1:])
+            depth = {} if name in FULL_DEPTH else {"blocks": (1, 1, 1, 1)}
+            model = danet_tf.build_model(name, input_shape=x.shape[1:], **depth)
             np.save(f"{root}/{name}.npy", np.asarray(model(x, training=False)))
             model.save(f"{root}/{name}.keras")
             report[name] = list(np.load(f"{root}/{name}.npy").shape)
