@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Fresh machine -> virtualenv with the full stack -> ruff + the test suite.
+# Fresh machine -> .venv (tools/setup.sh) -> ruff + the whole test suite.
+# Real-data tests read DANET_DATA (default ../shared/data) and skip when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
-.venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e ".[test]"
+bash tools/setup.sh
 .venv/bin/ruff check danet_tf tools tflite tests
 export DANET_DATA="${DANET_DATA:-$(cd .. && pwd)/shared/data}"
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Fresh machine -> .venv with danet_tf and its whole stack (TensorFlow, Keras 3, tfmot,
+# tf2onnx, onnxruntime, LiteRT, pycocotools, OpenCV) plus the test tools. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+    python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
