@@ -68,6 +68,7 @@ def run_benchmark(
     """
     from danet_tf.export.api import export_model
     from danet_tf.export.metadata import metadata_path
+    from danet_tf.export.verify import ExportVerificationError
     from danet_tf.models import count_complexity
 
     runtimes = runtimes or list(RUNTIMES)
@@ -77,12 +78,18 @@ def run_benchmark(
     threads = threads or [1, 2]
     workdir = Path(workdir)
     calibration, verification = crops.split()
+    failed: dict[str, str] = {}
     for runtime in runtimes:
         fmt, quantize, _ = RUNTIMES[runtime]
         path = workdir / artifact_name(model_name, runtime)
-        if not metadata_path(path).is_file():
-            export_model(model, path, fmt, verification, quantize=quantize, calibration=calibration,
-                         weights_path=weights_path, model_name=model_name, bounds=bounds)  # fmt: skip
+        if not metadata_path(path).is_file() and path.name not in failed:
+            try:
+                export_model(model, path, fmt, verification, quantize=quantize, calibration=calibration,
+                             weights_path=weights_path, model_name=model_name, bounds=bounds)  # fmt: skip
+            except ExportVerificationError as err:
+                failed[path.name] = str(err)
+    # An artifact that fails verification is not shipped, so it is not timed either.
+    runtimes = [r for r in runtimes if artifact_name(model_name, r) not in failed]
     macs = count_complexity(model).macs
     results: dict[str, Any] = {
         "model": model_name,
@@ -92,6 +99,7 @@ def run_benchmark(
         "versions": _versions(),
         "cpu": _cpu_name(),
         "runs": [],
+        "failed_exports": failed,
         "ceiling_gflops": {},
         # Shared machines are noisy: the 1-minute load average before and after the runs.
         "load_average": [round(os.getloadavg()[0], 2)],
