@@ -81,18 +81,18 @@ class TrainLogger:
     def start_epoch(self, epoch: int, epochs: int, done_in_epoch: int) -> None:
         if self.enabled and self.verbose:
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-            self.progbar = keras.utils.Progbar(
-                self.steps_per_epoch, verbose=self.verbose, stateful_metrics=["lr"]
-            )
+            self.progbar = keras.utils.Progbar(self.steps_per_epoch, verbose=self.verbose)
             if done_in_epoch:
                 self.progbar.update(done_in_epoch)
 
-    def step(self, step: int, in_epoch: int, logs: dict[str, float], batch: int,
-             write: bool) -> None:
+    def step(self, step: int, in_epoch: int, logs: dict[str, float], means: dict[str, float],
+             batch: int, write: bool) -> None:
+        """``logs``: this step's values (CSV, TensorBoard); ``means``: the epoch's running
+        means so far (progress bar; Keras 3's Progbar shows the values it is given)."""
         if not self.enabled:
             return
         if self.progbar is not None:
-            self.progbar.update(in_epoch, [(k, v) for k, v in logs.items()])
+            self.progbar.update(in_epoch, list(means.items()))
         if write:
             now = time.perf_counter()
             rate = (step - self._last_step) * batch / max(now - self._t0, 1e-9)

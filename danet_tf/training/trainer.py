@@ -208,7 +208,9 @@ def train(
                     sums[k] = sums.get(k, 0.0) + v
                 logs["lr"] = lr
                 write = step % cfg.train.log_every_steps == 0 or step % steps_per_epoch == 0
-                logger.step(step, step - epoch * steps_per_epoch, logs, global_batch, write)
+                done = step - epoch * steps_per_epoch
+                means = {k: v / (done - in_epoch) for k, v in sums.items()} | {"lr": lr}
+                logger.step(step, done, logs, means, global_batch, write)
                 if step % steps_per_epoch and step % cfg.train.checkpoint_every_steps == 0:
                     manager.save(checkpoint_number=step)
             manager.save(checkpoint_number=step)
