@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import keras
 
-from danet_tf.layers.graph_ops import EAGER
+from danet_tf.layers.graph_ops import ComposedLayer
 from danet_tf.layers.preact_conv import PreActConv
 
 
 @keras.saving.register_keras_serializable(package="danet_tf")
-class ChannelAttention(keras.layers.Layer):
+class ChannelAttention(ComposedLayer):
     """SE-like channel attention: reweights the channels of its input.
 
     Global average pool, BN-ReLU-1x1 (C to ``units``), BN-ReLU-1x1 (``units`` to C),
@@ -51,9 +51,6 @@ class ChannelAttention(keras.layers.Layer):
     def _forward(self, x, ops):
         weights = ops.apply(self.excite, ops.apply(self.squeeze, ops.global_pool(x)))
         return ops.multiply(x, ops.sigmoid(weights))
-
-    def call(self, inputs):
-        return self._forward(inputs, EAGER)
 
     def compute_output_shape(self, input_shape):
         return input_shape

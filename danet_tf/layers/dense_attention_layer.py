@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from danet_tf.layers.channel_attention import ChannelAttention
-from danet_tf.layers.graph_ops import EAGER
+from danet_tf.layers.graph_ops import ComposedLayer
 from danet_tf.layers.mask_attention import MaskAttention
 from danet_tf.layers.preact_conv import PreActConv
 from danet_tf.layers.xunit import XUnit
@@ -15,7 +15,7 @@ SPATIAL_MODES = ("orthogonal", "multiply", "residual", "xunit", "none")
 
 
 @keras.saving.register_keras_serializable(package="danet_tf")
-class DenseAttentionLayer(keras.layers.Layer):
+class DenseAttentionLayer(ComposedLayer):
     """A DenseNet layer gated by channel (CAU) and mask (MAU) attention.
 
     ``f`` -> [CAU] -> BN-ReLU-1x1 (``bottleneck``) -> BN-ReLU-3x3 (``growth_rate``) =
@@ -114,9 +114,6 @@ class DenseAttentionLayer(keras.layers.Layer):
         elif self.gate is not None:
             g = ops.apply(self.gate, g)
         return ops.concat([f, g])
-
-    def call(self, inputs):
-        return self._forward(inputs, EAGER)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (int(input_shape[-1]) + self.growth_rate,)

@@ -143,3 +143,14 @@ def clone_layer(layer: keras.layers.Layer, K: Any, name: str | None = None) -> A
     if name is not None:
         config["name"] = name
     return cls(**config)
+
+
+class ComposedLayer(keras.layers.Layer):
+    """Base of danet_tf's composite layers: ``call`` runs the one ``_forward``
+    definition with :data:`EAGER`; :class:`GraphOps` runs it to rebuild the layer."""
+
+    def _forward(self, inputs, ops):
+        raise NotImplementedError
+
+    def call(self, inputs):
+        return self._forward(inputs, EAGER)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import keras
 
-from danet_tf.layers.graph_ops import EAGER
+from danet_tf.layers.graph_ops import ComposedLayer
 from danet_tf.layers.preact_conv import PreActConv
 
 MODES = ("orthogonal", "multiply", "residual")
 
 
 @keras.saving.register_keras_serializable(package="danet_tf")
-class MaskAttention(keras.layers.Layer):
+class MaskAttention(ComposedLayer):
     """Gates a dense layer's new features with a spatial mask of its input.
 
     ``M = sigmoid(|psi(f)|)`` where ``psi`` is BN-ReLU-1x1 (C to the new features'
@@ -69,9 +69,6 @@ class MaskAttention(keras.layers.Layer):
         if self.mode == "multiply":
             return ops.multiply(g, mask)
         return ops.multiply(g, ops.one_plus(mask))
-
-    def call(self, inputs):
-        return self._forward(inputs, EAGER)
 
     def compute_output_shape(self, input_shape):
         return input_shape[1]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import keras
 
 from danet_tf.layers.dense_attention_layer import DenseAttentionLayer
-from danet_tf.layers.graph_ops import EAGER
+from danet_tf.layers.graph_ops import ComposedLayer
 
 
 @keras.saving.register_keras_serializable(package="danet_tf")
-class OrthogonalAttentionBlock(keras.layers.Layer):
+class OrthogonalAttentionBlock(ComposedLayer):
     """``num_layers`` :class:`DenseAttentionLayer` s, densely connected.
 
     Each layer sees the concatenation of the block input and every earlier layer's
@@ -75,9 +75,6 @@ class OrthogonalAttentionBlock(keras.layers.Layer):
         for layer in self.dense_layers:
             x = ops.apply(layer, x)
         return x
-
-    def call(self, inputs):
-        return self._forward(inputs, EAGER)
 
     def compute_output_shape(self, input_shape):
         growth = self.layer_config["growth_rate"] * self.num_layers

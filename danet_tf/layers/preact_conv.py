@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import keras
 
-from danet_tf.layers.graph_ops import EAGER
+from danet_tf.layers.graph_ops import ComposedLayer
 
 KINDS = ("conv", "depthwise", "transpose")
 
 
 @keras.saving.register_keras_serializable(package="danet_tf")
-class PreActConv(keras.layers.Layer):
+class PreActConv(ComposedLayer):
     """BN -> ReLU -> convolution, the unit every DANet block is made of.
 
     The authors' implementation is pre-activation throughout (paper Fig. 4): each
@@ -87,9 +87,6 @@ class PreActConv(keras.layers.Layer):
 
     def _forward(self, x, ops):
         return ops.apply(self.conv, ops.apply(self.act, ops.apply(self.norm, x)))
-
-    def call(self, inputs):
-        return self._forward(inputs, EAGER)
 
     def compute_output_shape(self, input_shape):
         return self.conv.compute_output_shape(input_shape)

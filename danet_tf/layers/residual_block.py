@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import keras
 
-from danet_tf.layers.graph_ops import EAGER
+from danet_tf.layers.graph_ops import ComposedLayer
 from danet_tf.layers.preact_conv import PreActConv
 
 
 @keras.saving.register_keras_serializable(package="danet_tf")
-class ResidualBlock(keras.layers.Layer):
+class ResidualBlock(ComposedLayer):
     """Two BN-ReLU-3x3 convolutions plus a shortcut (1x1 projection when the shape
     changes), as in ResNet-18's basic block, in the pre-activation form used by the
     rest of DANet.
@@ -49,9 +49,6 @@ class ResidualBlock(keras.layers.Layer):
         residual = ops.apply(self.conv2, ops.apply(self.conv1, x))
         skip = x if self.shortcut is None else ops.apply(self.shortcut, x)
         return ops.add(residual, skip)
-
-    def call(self, inputs):
-        return self._forward(inputs, EAGER)
 
     def compute_output_shape(self, input_shape):
         return self.conv1.compute_output_shape(input_shape)

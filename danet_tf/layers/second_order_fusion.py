@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import keras
 
-from danet_tf.layers.graph_ops import EAGER
+from danet_tf.layers.graph_ops import ComposedLayer
 from danet_tf.layers.preact_conv import PreActConv
 
 
 @keras.saving.register_keras_serializable(package="danet_tf")
-class SecondOrderFusion(keras.layers.Layer):
+class SecondOrderFusion(ComposedLayer):
     """Fuses a lateral feature with the upsampled coarser one, pixel by pixel.
 
     ``lambda = sigmoid(theta(concat(f_td, f_bu)))`` with ``theta`` = BN-ReLU-1x1
@@ -57,9 +57,6 @@ class SecondOrderFusion(keras.layers.Layer):
             ops.apply(self.spatial, ops.apply(self.project, ops.concat([f_td, f_bu])))
         )
         return ops.add(ops.multiply(lam, f_td), ops.multiply(ops.one_minus(lam), f_bu))
-
-    def call(self, inputs):
-        return self._forward(inputs, EAGER)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import keras
 
-from danet_tf.layers.graph_ops import EAGER
+from danet_tf.layers.graph_ops import ComposedLayer
 
 
 @keras.saving.register_keras_serializable(package="danet_tf")
-class XUnit(keras.layers.Layer):
+class XUnit(ComposedLayer):
     """xUnit: ``g * exp(-BN(dwconv(relu(g)))^2)``, a learnable spatial gate.
 
     Used in the paper's Table VI in place of MAU, gating the new features of each
@@ -46,9 +46,6 @@ class XUnit(keras.layers.Layer):
     def _forward(self, x, ops):
         z = ops.apply(self.norm, ops.apply(self.conv, ops.apply(self.act, x)))
         return ops.multiply(x, ops.gaussian(z))
-
-    def call(self, inputs):
-        return self._forward(inputs, EAGER)
 
     def compute_output_shape(self, input_shape):
         return input_shape
