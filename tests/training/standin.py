@@ -15,10 +15,12 @@ LEVELS = ("heatmaps_s32", "heatmaps_s16", "heatmaps_s8", "heatmaps")
 def standin_model(cfg: Config, num_keypoints: int) -> keras.Model:
     h, w = cfg.model.input_size
     image = keras.Input((h, w, 3), name="image")
-    x = keras.layers.Rescaling(1 / 255.0)(image)
-    x = keras.layers.Conv2D(8, 3, strides=4, padding="same", activation="relu")(x)
+    x = keras.layers.Rescaling(1 / 255.0, name="scale")(image)
+    x = keras.layers.Conv2D(8, 3, strides=4, padding="same", activation="relu", name="stem")(x)
+    # Fixed names: the strategy test compares weights by variable path across processes.
     outs = {lvl: keras.layers.Activation("linear", dtype="float32", name=lvl)(
-        keras.layers.Conv2D(num_keypoints, 3, padding="same")(x)) for lvl in LEVELS}
+        keras.layers.Conv2D(num_keypoints, 3, padding="same", name=f"{lvl}_conv")(x))
+        for lvl in LEVELS}
     return keras.Model(image, outs, name="standin")
 
 
