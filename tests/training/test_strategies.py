@@ -112,3 +112,13 @@ def test_mirrored_two_cpus_and_two_workers_match_one_replica(tmp_path):
     assert (tmp_path / "multi" / "checkpoints" / "checkpoint").is_file()
     assert not (tmp_path / "multi" / ".worker-1" / "checkpoints").exists()
     assert not (tmp_path / "multi" / ".worker-1" / "final.keras").exists()
+
+
+@pytest.mark.slow
+def test_mixed_precision_keeps_a_float32_loss_and_model(tmp_path):
+    _finish(_launch(tmp_path / "mp", "train.batch_size=4", "runtime.mixed_precision=true"))
+    summary = _summary(tmp_path / "mp")
+    assert summary["step"] == 8 and np.isfinite(summary["logs"]["loss"])
+    model = keras.models.load_model(tmp_path / "mp" / "final.keras")
+    assert model.dtype_policy.name == "float32"
+    assert all(layer.dtype_policy.name == "float32" for layer in model.layers)
