@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qat-epochs", type=int, default=0, help="int8 via QAT for N epochs")
     parser.add_argument("--calib-data", help="COCO keypoint json of real persons")
     parser.add_argument("--images", help="image directory of --calib-data")
-    parser.add_argument("--calib-count", type=int, default=80, help="crops (1 in 5 verifies)")
+    parser.add_argument("--calib-count", type=int, default=200, help="crops (1 in 5 verifies)")
     parser.add_argument("--input-size", default=None, help="H,W when building from the registry")
     parser.add_argument("--num-keypoints", type=int, default=17)
     parser.add_argument(

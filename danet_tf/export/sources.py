@@ -53,7 +53,7 @@ def crops_for(
     model: Any,
     annotations: str | Path | None,
     images_dir: str | Path | None,
-    count: int = 80,
+    count: int = 200,
 ) -> CropSet:
     """Real person crops at the model's input size; defaults to ``$DANET_DATA/coco_sample``."""
     if annotations is None:
