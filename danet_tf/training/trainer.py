@@ -131,8 +131,8 @@ def train(
         levels, sigmas = _levels_and_sigmas(cfg)
     else:
         sigmas = {}
-    level_weights = cfg.train.level_weights[-len(levels):]
-    if len(cfg.train.level_weights) < len(levels):
+    level_weights = cfg.train.level_weights
+    if len(level_weights) != len(levels):
         raise ValueError(
             f"train.level_weights: expected {len(levels)} values for {list(levels)}, "
             f"got {list(cfg.train.level_weights)}"
