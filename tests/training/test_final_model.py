@@ -15,11 +15,11 @@ def test_unscaled_inference_model_divides_the_scale_out(tmp_path):
     unscaled = unscaled_inference_model(model, 50.0)
     assert unscaled.output_names == ["heatmaps"]
     x = np.random.default_rng(0).uniform(0, 255, (2, 64, 32, 3)).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(unscaled(x)) * 50.0, np.asarray(model(x)), rtol=1e-5,
+    np.testing.assert_allclose(np.asarray(unscaled([x])) * 50.0, np.asarray(model(x)), rtol=1e-5,
                                atol=1e-6)
     unscaled.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(unscaled(x)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(again([x])), np.asarray(unscaled([x])), rtol=1e-6)
 
 
 def test_unscaled_needs_a_weightless_output_layer():
