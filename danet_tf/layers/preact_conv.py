@@ -23,6 +23,10 @@ class PreActConv(ComposedLayer):
         strides: convolution stride.
         kind: ``"conv"``, ``"depthwise"`` or ``"transpose"`` (transposed convolution).
         use_bias: whether the convolution has a bias (only heads need one).
+        init_std: if set, the kernel starts from a normal distribution with this
+            standard deviation instead of He-normal. Heatmap heads use 0.001 (as HRNet
+            does) so an untrained model predicts near-zero heatmaps instead of large
+            noise that the masked MSE must first unlearn.
         **kwargs: standard ``keras.layers.Layer`` arguments.
 
     Call arguments:
@@ -43,6 +47,7 @@ class PreActConv(ComposedLayer):
         strides: int = 1,
         kind: str = "conv",
         use_bias: bool = False,
+        init_std: float | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -58,6 +63,12 @@ class PreActConv(ComposedLayer):
         self.strides = int(strides)
         self.kind = kind
         self.use_bias = bool(use_bias)
+        self.init_std = None if init_std is None else float(init_std)
+        init = (
+            "he_normal"
+            if self.init_std is None
+            else keras.initializers.RandomNormal(stddev=self.init_std)
+        )
         self.norm = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="bn")
         self.act = keras.layers.ReLU(name="relu")
         common = dict(
@@ -69,15 +80,15 @@ class PreActConv(ComposedLayer):
         )
         if kind == "conv":
             self.conv = keras.layers.Conv2D(
-                self.filters, kernel_initializer="he_normal", **common
+                self.filters, kernel_initializer=init, **common
             )
         elif kind == "depthwise":
             self.conv = keras.layers.DepthwiseConv2D(
-                depthwise_initializer="he_normal", **common
+                depthwise_initializer=init, **common
             )
         else:
             self.conv = keras.layers.Conv2DTranspose(
-                self.filters, kernel_initializer="he_normal", **common
+                self.filters, kernel_initializer=init, **common
             )
 
     def build(self, input_shape):
@@ -99,5 +110,6 @@ class PreActConv(ComposedLayer):
             strides=self.strides,
             kind=self.kind,
             use_bias=self.use_bias,
+            init_std=self.init_std,
         )
         return config

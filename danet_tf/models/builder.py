@@ -96,7 +96,7 @@ def _backbone(image, spec: ModelSpec) -> list:
 
 def _head(x, spec: ModelSpec, num_keypoints: int, level: str):
     x = PreActConv(spec.decoder_channels, 1, name=f"{level}_head1")(x)
-    return PreActConv(num_keypoints, 3, use_bias=True, name=f"{level}_head2")(x)
+    return PreActConv(num_keypoints, 3, use_bias=True, init_std=1e-3, name=f"{level}_head2")(x)
 
 
 def _decoder(features: list, spec: ModelSpec, num_keypoints: int, multi_scale: bool) -> dict:
