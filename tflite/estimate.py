@@ -12,17 +12,7 @@ import json
 import sys
 
 import cv2
-from pose_estimator import TFLitePoseEstimator, draw_poses
-
-
-def parse_box(text: str) -> list[float]:
-    try:
-        box = [float(v) for v in text.split(",")]
-    except ValueError:
-        box = []
-    if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
-        raise argparse.ArgumentTypeError(f"box must be x,y,w,h with w, h > 0; got {text!r}")
-    return box
+from pose_estimator import TFLitePoseEstimator, draw_poses, parse_box
 
 
 def main(argv: list[str] | None = None) -> int:

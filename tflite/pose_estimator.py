@@ -57,6 +57,7 @@ _litert = _MODULES["danet_tf.export.litert"]
 
 Poses = _topdown.Poses
 draw_poses = _topdown.draw_poses
+parse_box = _topdown.parse_box
 
 
 class TFLitePoseEstimator(_topdown.PoseEstimator):

@@ -14,16 +14,7 @@ import json
 import sys
 
 from danet_tf.export.demo import run_demo
-
-
-def parse_box(text: str) -> list[float]:
-    try:
-        box = [float(v) for v in text.split(",")]
-    except ValueError:
-        box = []
-    if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
-        raise argparse.ArgumentTypeError(f"box must be x,y,w,h with w, h > 0; got {text!r}")
-    return box
+from danet_tf.export.topdown import parse_box
 
 
 def main(argv: list[str] | None = None) -> int:

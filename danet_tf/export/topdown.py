@@ -8,6 +8,7 @@ size, padding, decode mode, flip pairs) comes from the artifact's metadata json.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -175,3 +176,14 @@ def _palette(i: int) -> tuple[int, int, int]:
     hue = np.uint8([[[(i * 23) % 180, 220, 255]]])
     b, g, r = cv2.cvtColor(hue, cv2.COLOR_HSV2BGR)[0, 0]
     return int(b), int(g), int(r)
+
+
+def parse_box(text: str) -> list[float]:
+    """``"x,y,w,h"`` -> a box, for the ``--box`` option of the command-line tools."""
+    try:
+        box = [float(v) for v in text.split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
+        raise argparse.ArgumentTypeError(f"box must be x,y,w,h with w, h > 0; got {text!r}")
+    return box
