@@ -81,8 +81,7 @@ class GraphOps:
         return f"{self.prefix}{base}_{self._count}"
 
     def scoped(self, name: str) -> GraphOps:
-        child = GraphOps(self.K, prefix=f"{self.prefix}{name}__")
-        return child
+        return GraphOps(self.K, prefix=f"{self.prefix}{name}__")
 
     def apply(self, layer: keras.layers.Layer, *args: Any) -> Any:
         forward = getattr(layer, "_forward", None)
