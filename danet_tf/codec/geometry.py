@@ -5,6 +5,7 @@ See the package docstring for the pixel-centre convention these functions share.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -60,14 +61,15 @@ def get_affine_transform(
         raise ValueError(f"scale must be positive (w, h), got {scale!r}")
     if out_h <= 0 or out_w <= 0:
         raise ValueError(f"output_size must be positive (h, w), got {output_size!r}")
-    theta = np.deg2rad(rotation_deg)
-    cos, sin = np.cos(theta), np.sin(theta)
+    # Plain floats: numpy on 2x2 arrays cost ~40 us per call, a tenth of a pipeline sample.
+    theta = math.radians(float(rotation_deg))
+    cos, sin = math.cos(theta), math.sin(theta)
     # Same sign as cv2.getRotationMatrix2D: positive angle = counter-clockwise on screen.
-    rot = np.array([[cos, sin], [-sin, cos]])
-    lin = np.diag([out_w / sw, out_h / sh]) @ rot
-    dst_center = np.array([(out_w - 1) * 0.5, (out_h - 1) * 0.5])
-    offset = dst_center - lin @ np.array([cx, cy])
-    matrix = np.concatenate([lin, offset[:, None]], axis=1)
+    a, b = out_w / sw, out_h / sh
+    l00, l01, l10, l11 = a * cos, a * sin, -b * sin, b * cos
+    ox = (out_w - 1) * 0.5 - (l00 * cx + l01 * cy)
+    oy = (out_h - 1) * 0.5 - (l10 * cx + l11 * cy)
+    matrix = np.array([[l00, l01, ox], [l10, l11, oy]])
     if inverse:
         matrix = cv2.invertAffineTransform(matrix)
     return matrix.astype(np.float32)

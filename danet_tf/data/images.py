@@ -41,11 +41,45 @@ def _truncation(data: bytes) -> str | None:
     return None
 
 
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
+
+
+def jpeg_header(data: bytes) -> tuple[int, int, int] | None:
+    """(height, width, components) from a JPEG's frame header, or None when ``data`` is not
+    a JPEG or its header is malformed. Reads the markers only (a few microseconds), so the
+    pipeline can plan a crop before decoding and decode only the region it needs."""
+    if data[:2] != _JPEG_SOI:
+        return None
+    pos, end = 2, len(data)
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # TEM, RSTn: no length
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):  # EOI or start of scan before any frame header
+            return None
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if length < 2:
+            return None
+        if marker in _SOF_MARKERS:
+            if pos + 10 > end:
+                return None
+            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
+            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
+            components = data[pos + 9]
+            return (height, width, components) if height and width and components else None
+        pos += 2 + length
+    return None
+
+
 def decode_image(data: bytes, rgb: bool = False) -> tuple[np.ndarray | None, str | None]:
     """Decode image bytes to (H, W, 3) uint8 BGR (RGB if ``rgb``); (image, None) or (None, why)."""
-    if len(data) == 0:
-        return None, "empty file"
-    why = _truncation(data)
+    why = check_bytes(data)
     if why:
         return None, why
     image = cv2.imdecode(np.frombuffer(data, np.uint8), _RGB_FLAGS if rgb else _BGR_FLAGS)
@@ -58,16 +92,26 @@ def decode_image(data: bytes, rgb: bool = False) -> tuple[np.ndarray | None, str
     return image, None
 
 
-def read_image(path: str, rgb: bool = False) -> tuple[np.ndarray | None, str | None]:
-    """Read a file to (H, W, 3) uint8 BGR (RGB if ``rgb``); (image, None) or (None, reason)."""
+def read_bytes(path: str) -> tuple[bytes | None, str | None]:
+    """A file's bytes, or (None, why) for a missing or unreadable file."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            return f.read(), None
     except FileNotFoundError:
         return None, "missing file"
     except OSError as exc:
         return None, f"unreadable file ({exc.strerror or exc})"
-    return decode_image(data, rgb)
+
+
+def check_bytes(data: bytes) -> str | None:
+    """Why image bytes cannot be decoded (empty, truncated JPEG/PNG), or None."""
+    return "empty file" if len(data) == 0 else _truncation(data)
+
+
+def read_image(path: str, rgb: bool = False) -> tuple[np.ndarray | None, str | None]:
+    """Read a file to (H, W, 3) uint8 BGR (RGB if ``rgb``); (image, None) or (None, reason)."""
+    data, why = read_bytes(path)
+    return decode_image(data, rgb) if data is not None else (None, why)
 
 
 class SkipCounter:

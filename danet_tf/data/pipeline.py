@@ -1,7 +1,7 @@
 """The tf.data input pipeline: index -> decode -> augment -> batch -> encode -> prefetch.
 
-Decoding and the affine crop run in OpenCV inside one `tf.numpy_function` per sample,
-mapped in parallel (OpenCV releases the GIL, and little Python runs around it). The
+Decoding and the affine crop run in OpenCV inside one `tf.numpy_function` per chunk of
+samples, mapped in parallel (OpenCV releases the GIL, and little Python runs around it). The
 Gaussian targets are rendered per batch in the graph (`danet_tf.data.targets`, the codec's
 formula), because numpy encoding held the GIL for most of each sample's time.
 
@@ -22,7 +22,7 @@ import tensorflow as tf
 from danet_tf.data.augment import AugmentConfig, TopDownTransform
 from danet_tf.data.dataset import PoseDataset
 from danet_tf.data.images import SkipCounter
-from danet_tf.data.loader import SampleLoader
+from danet_tf.data.loader import FATAL, JPEG, SKIP, SampleLoader
 from danet_tf.data.targets import encode_heatmaps, keypoint_weights
 
 
@@ -57,6 +57,8 @@ def build_dataset(
     num_parallel_calls: int = tf.data.AUTOTUNE,
     opencv_threads: int | None = 1,
     encode_targets: bool = True,
+    image_dtype: tf.DType | str = tf.float32,
+    chunk_size: int = 8,
 ) -> tf.data.Dataset:
     """Batched top-down samples of ``dataset`` as a `tf.data.Dataset`.
 
@@ -77,25 +79,35 @@ def build_dataset(
         with_keypoints: also yield keypoints (B, K, 3) in crop pixels.
         skip_counter: where dropped samples are counted; a new one otherwise. Either way it
             is available as ``ds.skip_counter``.
-        num_parallel_calls: samples decoded and cropped at once.
+        num_parallel_calls: chunks decoded and cropped at once.
+        chunk_size: samples per Python call (amortises the per-call cost of
+            `tf.numpy_function`; the augmentation does not depend on it).
         encode_targets: False yields targets ``{"keypoints": (B, K, 3), "weights": (B, K)}``
             instead of heatmaps, for a training step that renders them on the accelerator
             with `danet_tf.data.targets.encode_heatmaps` (saves ~0.45 CPU-ms and 835 KB of
             host-to-device copy per 256x192 sample with 4 levels).
+        image_dtype: float32 (default) or uint8. uint8 moves a quarter of the bytes through
+            batching, prefetch and the host-to-device copy; the training step casts
+            (`danet_tf.training` uses uint8 images with ``encode_targets=False``).
         opencv_threads: `cv2.setNumThreads` for the process (None leaves it): tf.data runs
             samples in parallel already, and OpenCV's own pool then only adds overhead
             (a 256x192 warp took 1.5 ms with 2 OpenCV threads, 0.4 ms with 1).
 
     Returns:
-        ``(images, targets)`` or ``(images, targets, keypoints)``: images float32
-        (B, h, w, 3) RGB 0-255; targets ``{level: (B, hh, hw, K) float32, "weights": (B, K)}``.
+        ``(images, targets)`` or ``(images, targets, keypoints)``: images (B, h, w, 3)
+        RGB 0-255 of ``image_dtype``; targets ``{level: (B, hh, hw, K) float32, "weights": (B, K)}``.
     """
     if len(dataset) == 0:
         raise ValueError(f"dataset {dataset.source!r} has no samples")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard_index {shard_index} not in [0, num_shards={num_shards})")
+    image_dtype = tf.as_dtype(image_dtype)
+    if image_dtype not in (tf.float32, tf.uint8):
+        raise ValueError(f"image_dtype must be float32 or uint8, got {image_dtype.name!r}")
     repeat = training if repeat is None else repeat
     drop_remainder = training if drop_remainder is None else drop_remainder
     augment = (
@@ -112,7 +124,7 @@ def build_dataset(
     sigmas = dict(level_sigmas) if level_sigmas else default_level_sigmas()
     transform = TopDownTransform(dataset.keypoint_info, input_size, None, heatmap_size, augment)
     counter = skip_counter if skip_counter is not None else SkipCounter()
-    loader = SampleLoader(dataset, transform, training, counter)
+    loader = SampleLoader(dataset, transform, training, counter, image_dtype.as_numpy_dtype)
     h, w = transform.input_size
     k = dataset.num_keypoints
     if opencv_threads is not None:
@@ -127,29 +139,58 @@ def build_dataset(
     if repeat:
         ds = ds.repeat()
     keys = tf.data.Dataset.random(seed=seed * 1000003 + shard_index)
-    ds = tf.data.Dataset.zip((ds, keys))
+    ds = tf.data.Dataset.zip((ds, keys)).enumerate()  # (serial, (index, key))
 
-    def load(index: tf.Tensor, key: tf.Tensor):
-        image, kpts, ok = tf.numpy_function(
-            loader, [index, key], (tf.float32, tf.float32, tf.bool), stateful=False
-        )
-        image.set_shape((h, w, 3))
-        kpts.set_shape((k, 3))
-        ok.set_shape(())
-        return image, kpts, ok
+    def plan(serial: tf.Tensor, index_key: tuple[tf.Tensor, tf.Tensor]):
+        mode, data, region, matrix, kpts = tf.numpy_function(
+            loader.plan, [serial, *index_key],
+            (tf.int32, tf.string, tf.int32, tf.float32, tf.float32), stateful=False,
+        )  # fmt: skip
+        return serial, mode, data, tf.ensure_shape(region, (None, 4)), \
+            tf.ensure_shape(matrix, (None, 2, 3)), tf.ensure_shape(kpts, (None, k, 3))
 
-    ds = ds.map(load, num_parallel_calls=num_parallel_calls, deterministic=True)
-    ds = ds.filter(lambda image, kpts, ok: ok)
+    def crop(serial, mode, data, region, matrix, kpts):
+        def decode():
+            return tf.cond(
+                mode == JPEG,
+                lambda: tf.image.decode_and_crop_jpeg(
+                    data, region, channels=3, dct_method="INTEGER_ACCURATE"  # = OpenCV's
+                ),
+                lambda: tf.reshape(tf.io.decode_raw(data, tf.uint8), [region[2], region[3], 3]),
+            )
+
+        def warp():
+            out = tf.numpy_function(loader.warp, [decode(), matrix], image_dtype, stateful=False)
+            return tf.ensure_shape(out, (h, w, 3))
+
+        image = tf.cond(mode == FATAL, lambda: tf.zeros((h, w, 3), image_dtype), warp)
+        message = tf.where(mode == FATAL, data, "")
+        return serial, image, kpts, mode, message
+
+    def check(serial, image, kpts, mode, message):
+        ok = tf.debugging.Assert(mode != FATAL, [message])
+        with tf.control_dependencies([ok]):
+            return tf.identity(serial), image, kpts
+
+    # Plan a chunk of samples per Python call, then decode and warp each sample. A JPEG
+    # that TensorFlow cannot decode drops out in ignore_errors; `loader.account` counts it.
+    ds = ds.batch(chunk_size).map(plan, num_parallel_calls=num_parallel_calls, deterministic=True)
+    ds = ds.unbatch().filter(lambda serial, mode, *rest: mode != SKIP)
+    ds = ds.map(crop, num_parallel_calls=num_parallel_calls, deterministic=True)
+    ds = ds.ignore_errors(log_warning=True).map(check)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
-    def finish(image, kpts, ok):
+    def finish(serial, image, kpts):
+        dropped = tf.numpy_function(loader.account, [serial], tf.int64, stateful=True)
+        with tf.control_dependencies([dropped]):
+            image = tf.identity(image)
         if encode_targets:
             targets = encode_heatmaps(kpts, transform.input_size, transform.heatmap_size, sigmas)
         else:
             targets = {"keypoints": kpts, "weights": keypoint_weights(kpts, transform.input_size)}
         return (image, targets, kpts) if with_keypoints else (image, targets)
 
-    ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(finish)  # in order: `account` relies on it
     options = tf.data.Options()
     options.deterministic = True
     if num_shards > 1:

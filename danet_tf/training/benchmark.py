@@ -38,7 +38,7 @@ def benchmark_train_step(
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
     strategy = make_strategy("default")
-    levels, _ = _levels_and_sigmas(cfg)
+    levels, sigmas = _levels_and_sigmas(cfg)
     net = default_model_builder(cfg, num_keypoints)
     optimizer = keras.optimizers.Adam(3e-4)
     if mixed_precision and tf.config.list_physical_devices("GPU"):
@@ -46,14 +46,17 @@ def benchmark_train_step(
     step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
     h, w = input_size
     rng = np.random.default_rng(0)
-    images = rng.uniform(0, 255, (batch_size, h, w, 3)).astype(np.float32)
-    heat = rng.uniform(0, 1, (batch_size, h // 4, w // 4, num_keypoints)).astype(np.float32)
-    targets = {lvl: heat for lvl in levels} | {"weights": np.ones((batch_size, num_keypoints),
-                                                                   np.float32)}
+    # What the input pipeline sends: uint8 crops and keypoints (the step renders heatmaps).
+    images = rng.integers(0, 256, (batch_size, h, w, 3), dtype=np.uint8)
+    kpts = np.concatenate([rng.uniform(0, w, (batch_size, num_keypoints, 1)),
+                           rng.uniform(0, h, (batch_size, num_keypoints, 1)),
+                           np.full((batch_size, num_keypoints, 1), 2.0)], axis=-1)  # fmt: skip
+    targets = {"keypoints": kpts.astype(np.float32),
+               "weights": np.ones((batch_size, num_keypoints), np.float32)}  # fmt: skip
     ds = tf.data.Dataset.from_tensors((images, targets)).repeat()
     iterator = iter(strategy.distribute_datasets_from_function(lambda ctx: ds))
     step = _make_train_step(strategy, net, optimizer, step_var, levels,
-                            cfg.train.level_weights, cfg, batch_size)
+                            cfg.train.level_weights, cfg, batch_size, sigmas)
     for _ in range(warmup):
         float(step(iterator)["loss"])
     t0 = time.perf_counter()

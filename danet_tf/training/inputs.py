@@ -19,7 +19,9 @@ import tensorflow as tf
 from danet_tf.config import Config
 
 # (per-replica batch, seed, number of input pipelines, this pipeline's index) -> an endless,
-# batched dataset of (images, {level: heatmaps, "weights": weights}).
+# batched dataset of (images, targets): uint8 or float32 images; targets either
+# {level: heatmaps, "weights": weights} or {"keypoints": (B, K, 3), "weights": weights},
+# which the train step renders into heatmaps (what `build_inputs` makes).
 TrainFactory = Callable[[int, int, int, int], tf.data.Dataset]
 # batch -> a finite, unaugmented dataset of (images, targets, keypoints (B, K, 3) in crop pixels).
 ValFactory = Callable[[int], tf.data.Dataset]
@@ -86,6 +88,7 @@ def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
         return build_dataset(
             train_set, batch_size=batch, training=True, seed=seed, repeat=True,
             shuffle_buffer=cfg.data.shuffle_buffer, num_shards=num_shards, shard_index=shard,
+            encode_targets=False, image_dtype=tf.uint8,  # the train step casts and renders
             **common, **aug,
         )
 

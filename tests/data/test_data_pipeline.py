@@ -12,6 +12,7 @@ from data_helpers import person, write_coco, write_jpeg
 
 from danet_tf.codec import HeatmapCodec
 from danet_tf.data import SkipCounter, build_dataset, calibration_crops, load_coco
+from danet_tf.data.loader import JPEG_DECODE_FAILED
 
 INPUT = (64, 48)
 SIGMAS = {"heatmaps_s16": 2.0, "heatmaps": 1.4}
@@ -101,8 +102,13 @@ def _bad_files(tmp_path: Path) -> Path:
     cv2.imwrite(str(tmp_path / "gray.png"), rng.integers(0, 255, (120, 100), dtype=np.uint8))
     cv2.imwrite(str(tmp_path / "rgba.png"), rng.integers(0, 255, (120, 100, 4), dtype=np.uint8))
     cv2.imwrite(str(tmp_path / "deep.png"), rng.integers(0, 65535, (120, 100, 3), dtype=np.uint16))
+    # A JPEG whose header reads fine but whose Huffman table libjpeg rejects: it fails only
+    # inside TensorFlow's decoder, after the Python checks.
+    data = bytearray(write_jpeg(tmp_path / "bad_table.jpg"))
+    data[data.find(b"\xff\xc4") + 4] = 0x55
+    (tmp_path / "bad_table.jpg").write_bytes(bytes(data))
     names = ["good.jpg", "trunc.jpg", "empty.jpg", "corrupt.jpg", "missing.jpg", "gray.png",
-             "rgba.png", "deep.png", "good.jpg"]  # fmt: skip
+             "bad_table.jpg", "rgba.png", "deep.png", "good.jpg"]  # fmt: skip
     # No width/height in the json: the last box reaches outside the image, clipped at crop time.
     images = [{"id": i + 1, "file_name": n} for i, n in enumerate(names)]
     anns = [person(i + 1, i + 1, [10, 10, 60, 90]) for i in range(len(names) - 1)]
@@ -119,12 +125,13 @@ def test_bad_files_are_skipped_and_counted(tmp_path: Path):
     assert len(out) == 5  # good, gray, rgba, 16-bit, clipped box
     for images, _ in out:
         assert images.shape == (1, 64, 48, 3) and images.dtype == np.float32
-    assert counter.total == 4 and pipe.skip_counter is counter
+    assert counter.total == 5 and pipe.skip_counter is counter
     reasons = counter.by_reason
     assert reasons == {"truncated JPEG (no end-of-image marker)": 1, "empty file": 1,
-                       "not a decodable image": 1, "missing file": 1}  # fmt: skip
+                       "not a decodable image": 1, "missing file": 1,
+                       JPEG_DECODE_FAILED: 1}  # fmt: skip
     assert set(Path(p).name for p in counter.bad_files) == {
-        "trunc.jpg", "empty.jpg", "corrupt.jpg", "missing.jpg"}  # fmt: skip
+        "trunc.jpg", "empty.jpg", "corrupt.jpg", "missing.jpg", "bad_table.jpg"}  # fmt: skip
 
 
 def test_bad_files_do_not_stop_training(tmp_path: Path):
@@ -132,7 +139,7 @@ def test_bad_files_do_not_stop_training(tmp_path: Path):
     pipe = build_dataset(ds, batch_size=4, input_size=INPUT, level_sigmas=SIGMAS, seed=1)
     batches = _batches(pipe, 6)  # endless: keeps going past the bad samples epoch after epoch
     assert len(batches) == 6 and all(b[0].shape[0] == 4 for b in batches)
-    assert pipe.skip_counter.total >= 8
+    assert pipe.skip_counter.total >= 10
 
 
 def test_keypoint_targets(coco_val):
