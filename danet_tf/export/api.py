@@ -98,9 +98,8 @@ def export_model(
         meta = build_metadata(model, mode, quantize, weights_path, keypoints, model_name)
         if fmt == "tflite":
             meta["runtime"] = choose_tflite_runtime(tmp, crops.images[:1], meta)
-        report = verify(
-            reference, load_predict(tmp, 1, meta), crops, codec, mode, str(output), bounds
-        )
+        report = verify(reference, load_predict(tmp, 1, meta), crops, codec, mode, str(output),
+                        bounds, meta["codec"]["decode"])  # fmt: skip
     meta["verification"] = report.as_dict()
     meta["export_seconds"] = round(time.perf_counter() - started, 1)
     meta_path = meta_lib.write_metadata(output, meta)

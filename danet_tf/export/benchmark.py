@@ -133,36 +133,43 @@ def quantized_agreement(
     """Decoded-keypoint agreement of the fp16 and int8 TFLite models with the float32 one.
 
     Mean OKS (per person, over annotated joints) and mean pixel distance in crop pixels, on
-    ``crops`` (real persons, ideally not the calibration ones).
+    ``crops`` (real persons, ideally not the calibration ones), under two protocols: one
+    pass (``decode``, the artifacts' default) and the paper's test protocol (``flip_test``:
+    the crop and its mirror averaged, then the same decode).
     """
+    from danet_tf.codec import fuse_flip
     from danet_tf.export.metadata import read_metadata
     from danet_tf.export.runners import load_predict
     from danet_tf.export.topdown import PoseEstimator
     from danet_tf.export.verify import keypoint_agreement
 
-    def heatmaps(runtime: str) -> tuple[np.ndarray, Any]:
+    mirrored = np.ascontiguousarray(crops.images[:, :, ::-1])
+
+    def heatmaps(runtime: str) -> tuple[np.ndarray, np.ndarray, Any]:
         path = Path(workdir) / artifact_name(model_name, runtime)
         meta = read_metadata(path)
-        return load_predict(path, 2, meta, xnnpack=False)(crops.images), PoseEstimator(
-            None, meta
-        ).codec
+        predict = load_predict(path, 2, meta, xnnpack=False)
+        single = np.asarray(predict(crops.images))
+        pairs = [tuple(p) for p in meta["keypoints"]["flip_pairs"]]
+        return single, fuse_flip(single, np.asarray(predict(mirrored)), pairs), \
+            PoseEstimator(None, meta).codec
 
-    reference, codec = heatmaps("tflite-fp32-builtin")
+    reference, reference_flip, codec = heatmaps("tflite-fp32-builtin")
     found = {}
     for runtime in ("tflite-fp16-builtin", "tflite-int8-builtin"):
-        if (Path(workdir) / artifact_name(model_name, runtime)).is_file():
-            dist, per_person = keypoint_agreement(
-                reference, heatmaps(runtime)[0], crops, codec, decode
-            )
-            found[runtime.rsplit("-", 1)[0]] = {
-                "reference": "tflite-fp32",
-                "crops": len(crops),
-                "decode": decode,
-                "mean_oks": float(per_person.mean()),
-                "min_oks": float(per_person.min()),
-                "mean_keypoint_px": float(dist.mean()),
-                "source": crops.source,
-            }
+        if not (Path(workdir) / artifact_name(model_name, runtime)).is_file():
+            continue
+        single, flipped, _ = heatmaps(runtime)
+        entry: dict[str, Any] = {"reference": "tflite-fp32", "crops": len(crops),
+                                 "decode": decode, "source": crops.source}  # fmt: skip
+        for protocol, ref, cand in (("single", reference, single),
+                                    ("flip_test", reference_flip, flipped)):  # fmt: skip
+            dist, per_person = keypoint_agreement(ref, cand, crops, codec, decode)
+            suffix = "" if protocol == "single" else "_flip_test"
+            entry[f"mean_oks{suffix}"] = float(per_person.mean())
+            entry[f"min_oks{suffix}"] = float(per_person.min())
+            entry[f"mean_keypoint_px{suffix}"] = float(dist.mean())
+        found[runtime.rsplit("-", 1)[0]] = entry
     return found
 
 

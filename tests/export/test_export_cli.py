@@ -75,12 +75,20 @@ def test_benchmark_cli_json(coco_sample, tmp_path):
     out = tmp_path / "bench.json"
     result = _tool(
         "benchmark.py", "--model", "danet_tiny", "--input-size", "64,64", "--threads", "1",
-        "--runtimes", "tflite-fp32-builtin,onnxruntime", "--repeats", "2",
+        "--runtimes", "tflite-fp32-builtin,tflite-int8-builtin,onnxruntime", "--repeats", "2",
         "--workdir", str(tmp_path / "artifacts"), "--json", str(out),
+        "--agreement-data", str(coco_sample / "val4.json"), "--agreement-count", "12",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(out.read_text())
-    assert {r["runtime"] for r in results["runs"]} == {"tflite-fp32-builtin", "onnxruntime"}
+    assert {r["runtime"] for r in results["runs"]} == {
+        "tflite-fp32-builtin", "tflite-int8-builtin", "onnxruntime"}  # fmt: skip
+    # int8 vs fp32 decoded keypoints, one pass and with the flip test (random weights here,
+    # so only the shape of the report is checked)
+    agreement = results["agreement"]["tflite-int8"]
+    assert agreement["crops"] == 12 and agreement["reference"] == "tflite-fp32"
+    for key in ("mean_oks", "mean_oks_flip_test"):
+        assert 0.0 <= agreement[key] <= 1.0
     for run in results["runs"]:
         assert run["threads"] == 1 and 0 < run["fraction_of_ceiling"] < 2
         # timings are printed, not judged (a shared machine is too noisy); check the
