@@ -77,7 +77,8 @@ def export_model(
         output: artifact path (a directory for SavedModel).
         fmt: ``keras``, ``savedmodel``, ``tflite`` or ``onnx``.
         crops: real person crops to verify on (see :mod:`danet_tf.export.calibration`).
-        quantize: TFLite only: ``none``, ``fp16``, ``dynamic`` or ``int8``.
+        quantize: TFLite only: ``none``, ``fp16``, ``dynamic``, ``int8`` or ``int8-float-dw``
+            (int8 with float32 depthwise convolutions, `converters.FLOAT_OPS`).
         qat_epochs: with ``quantize="int8"``: quantization-aware fine-tuning epochs.
         calibration: crops for int8 calibration / QAT fine-tuning (required for those).
         weights_path: the source weights file, hashed into the metadata.
@@ -88,7 +89,7 @@ def export_model(
     """
     mode = mode_name(fmt, quantize, qat_epochs)
     output = Path(output)
-    if quantize == "int8" and (calibration is None or len(calibration) == 0):
+    if quantize.startswith("int8") and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 export needs calibration crops of real persons")
     codec = _codec(model)
     reference = keras_predict(model)(crops.images)
@@ -180,7 +181,8 @@ def build_metadata(
             "mode": quantize,
             "qat": mode == "tflite-qat",
             "weights": {"none": "float32", "fp16": "float16"}.get(quantize, "int8 per-channel"),
-            "activations": "int8" if quantize == "int8" else "float32",
+            "activations": "int8" if quantize.startswith("int8") else "float32",
+            "float_ops": list(converters.FLOAT_OPS.get(quantize, ())),
             "io": "float32",
         },
     }  # fmt: skip

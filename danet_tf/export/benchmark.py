@@ -36,6 +36,8 @@ RUNTIMES = {
     "tflite-fp16-builtin": ("tflite", "fp16", False),
     "tflite-int8-xnnpack": ("tflite", "int8", True),
     "tflite-int8-builtin": ("tflite", "int8", False),
+    "tflite-int8-float-dw-xnnpack": ("tflite", "int8-float-dw", True),
+    "tflite-int8-float-dw-builtin": ("tflite", "int8-float-dw", False),
     "onnxruntime": ("onnx", "none", None),
 }
 SUFFIX = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx"}
@@ -156,7 +158,7 @@ def quantized_agreement(
 
     reference, reference_flip, codec = heatmaps("tflite-fp32-builtin")
     found = {}
-    for runtime in ("tflite-fp16-builtin", "tflite-int8-builtin"):
+    for runtime in ("tflite-fp16-builtin", "tflite-int8-builtin", "tflite-int8-float-dw-builtin"):
         if not (Path(workdir) / artifact_name(model_name, runtime)).is_file():
             continue
         single, flipped, _ = heatmaps(runtime)

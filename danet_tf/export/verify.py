@@ -48,6 +48,7 @@ BOUNDS: dict[str, Bounds] = {
     "tflite-fp16": Bounds(0.02, 0.5),
     "tflite-dynamic": Bounds(0.15, 2.0),
     "tflite-int8": Bounds(0.2, 2.0),
+    "tflite-int8-float-dw": Bounds(0.2, 2.0),
     "tflite-qat": Bounds(0.35, 3.0),
 }
 

@@ -97,3 +97,17 @@ def test_benchmark_cli_json(coco_sample, tmp_path):
         assert run["persons_per_s"] == pytest.approx(1e3 / run["end_to_end_ms"])
     assert results["ceiling_gflops"]["1"] > 1 and results["macs"] > 0
     assert "| tflite-fp32-builtin | 1 |" in result.stdout
+
+
+def test_compare_tflite_interleaves(cli_tflite, tmp_path):
+    out = tmp_path / "ab.json"
+    result = _tool("compare_tflite.py", f"{cli_tflite}:xnnpack", f"{cli_tflite}:builtin",
+                   str(cli_tflite), "--threads", "1", "--rounds", "3", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert [r["model"] for r in rows] == [f"{cli_tflite}:xnnpack", f"{cli_tflite}:builtin",
+                                          str(cli_tflite)]  # fmt: skip
+    assert rows[0]["ratio_to_first"] == 1.0 and all(r["median_ms"] > 0 for r in rows)
+    assert rows[1]["ratio_to_first"] == pytest.approx(rows[1]["median_ms"] / rows[0]["median_ms"])
+    missing = _tool("compare_tflite.py", str(tmp_path / "nope.tflite"))
+    assert missing.returncode != 0 and "no such .tflite file" in missing.stderr

@@ -21,6 +21,7 @@ CASES = [
     ("tflite", "fp16", "m_fp16.tflite", None),
     ("tflite", "dynamic", "m_dyn.tflite", RANDOM_WEIGHTS),
     ("tflite", "int8", "m_int8.tflite", RANDOM_WEIGHTS),
+    ("tflite", "int8-float-dw", "m_int8fdw.tflite", RANDOM_WEIGHTS),
 ]
 
 
@@ -50,6 +51,9 @@ def test_export_round_trip(tiny_model, crop_sets, tmp_path, fmt, quantize, name,
         np.testing.assert_allclose(heatmaps, reference, atol=0.02)
     if quantize == "int8":
         assert_full_integer(out)
+    if quantize == "int8-float-dw":
+        assert meta["quantization"]["float_ops"] == ["DEPTHWISE_CONV_2D"]
+        assert_float_depthwise(out)
 
 
 def test_savedmodel_signature_is_named(tiny_model, crop_sets, tmp_path):
@@ -74,3 +78,19 @@ def assert_full_integer(path):
     int8 = [d for d in tensors if d["dtype"] == np.int8]
     assert len(int8) > len(tensors) // 2
     assert any(len(d["quantization_parameters"]["scales"]) > 1 for d in int8), "per-channel weights"
+
+
+def assert_float_depthwise(path):
+    """int8 everywhere but the depthwise convolutions, which take and give float32."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    dtype = {d["index"]: d["dtype"] for d in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    depthwise = [op for op in ops if op["op_name"] == "DEPTHWISE_CONV_2D"]
+    convs = [op for op in ops if op["op_name"] == "CONV_2D"]
+    assert depthwise and convs
+    assert all(dtype[op["inputs"][0]] == np.float32 for op in depthwise)
+    assert all(dtype[op["outputs"][0]] == np.float32 for op in depthwise)
+    assert all(dtype[op["inputs"][0]] == np.int8 for op in convs)
+    assert sum(op["op_name"] == "DEQUANTIZE" for op in ops) >= len(depthwise)
