@@ -77,8 +77,8 @@ def export_model(
         output: artifact path (a directory for SavedModel).
         fmt: ``keras``, ``savedmodel``, ``tflite`` or ``onnx``.
         crops: real person crops to verify on (see :mod:`danet_tf.export.calibration`).
-        quantize: TFLite only: ``none``, ``fp16``, ``dynamic``, ``int8`` or ``int8-float-dw``
-            (int8 with float32 depthwise convolutions, `converters.FLOAT_OPS`).
+        quantize: TFLite only: ``none``, ``fp16``, ``dynamic``, ``int8``, ``int8-float-dw``
+            or ``int8-float-ew`` (int8 with some ops in float32, `converters.FLOAT_OPS`).
         qat_epochs: with ``quantize="int8"``: quantization-aware fine-tuning epochs.
         calibration: crops for int8 calibration / QAT fine-tuning (required for those).
         weights_path: the source weights file, hashed into the metadata.

@@ -38,6 +38,8 @@ RUNTIMES = {
     "tflite-int8-builtin": ("tflite", "int8", False),
     "tflite-int8-float-dw-xnnpack": ("tflite", "int8-float-dw", True),
     "tflite-int8-float-dw-builtin": ("tflite", "int8-float-dw", False),
+    "tflite-int8-float-ew-xnnpack": ("tflite", "int8-float-ew", True),
+    "tflite-int8-float-ew-builtin": ("tflite", "int8-float-ew", False),
     "onnxruntime": ("onnx", "none", None),
 }
 SUFFIX = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx"}
@@ -158,7 +160,8 @@ def quantized_agreement(
 
     reference, reference_flip, codec = heatmaps("tflite-fp32-builtin")
     found = {}
-    for runtime in ("tflite-fp16-builtin", "tflite-int8-builtin", "tflite-int8-float-dw-builtin"):
+    quantized = [r for r in RUNTIMES if r.endswith("-builtin") and not r.startswith("tflite-fp32")]
+    for runtime in quantized:
         if not (Path(workdir) / artifact_name(model_name, runtime)).is_file():
             continue
         single, flipped, _ = heatmaps(runtime)

@@ -10,12 +10,18 @@ from typing import Any
 
 import numpy as np
 
-QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8", "int8-float-dw")
-# int8-float-dw: int8 everywhere except the depthwise convolutions, which stay float32 between
-# a dequantize and a quantize op. On x86 CPUs without VNNI, XNNPACK's int8 9x9 depthwise
-# kernels are the bottleneck of a full-integer DANet; this mode runs them in float
-# (DANet-72 under XNNPACK: 95 instead of 245 ms at 1 thread, docs/deployment.md).
-FLOAT_OPS = {"int8-float-dw": ("DEPTHWISE_CONV_2D",)}
+QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8", "int8-float-dw", "int8-float-ew")
+# Selective quantization: int8 everywhere except these ops, which stay float32 between a
+# dequantize and a quantize op (measured on DANet in docs/deployment.md):
+# - int8-float-dw: the depthwise convolutions. On x86 CPUs without VNNI, XNNPACK's int8 9x9
+#   depthwise kernels are the bottleneck of a full-integer DANet (DANet-72: 245 ms against
+#   95 ms with them in float, at 1 thread; float32 itself takes 96-100 ms).
+# - int8-float-ew: also the elementwise ADD/SUB/MUL (pre-activation batch norm, attention
+#   gates, 1 - M). Those requantizations cost the most keypoint agreement with float32.
+FLOAT_OPS = {
+    "int8-float-dw": ("DEPTHWISE_CONV_2D",),
+    "int8-float-ew": ("DEPTHWISE_CONV_2D", "ADD", "SUB", "MUL"),
+}
 
 
 def write_keras(model: Any, path: Path) -> None:
@@ -92,7 +98,7 @@ def configure_converter(converter: Any, quantize: str, calibration: np.ndarray |
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "fp16":
         converter.target_spec.supported_types = [tf.float16]
-    elif quantize in ("int8", "int8-float-dw"):
+    elif quantize.startswith("int8"):
         if calibration is None or len(calibration) == 0:
             raise ValueError("int8 quantization needs calibration crops (--calib-data/--images)")
         converter.representative_dataset = lambda: _representative(calibration)

@@ -49,6 +49,7 @@ BOUNDS: dict[str, Bounds] = {
     "tflite-dynamic": Bounds(0.15, 2.0),
     "tflite-int8": Bounds(0.2, 2.0),
     "tflite-int8-float-dw": Bounds(0.2, 2.0),
+    "tflite-int8-float-ew": Bounds(0.2, 2.0),
     "tflite-qat": Bounds(0.35, 3.0),
 }
 

@@ -22,6 +22,7 @@ CASES = [
     ("tflite", "dynamic", "m_dyn.tflite", RANDOM_WEIGHTS),
     ("tflite", "int8", "m_int8.tflite", RANDOM_WEIGHTS),
     ("tflite", "int8-float-dw", "m_int8fdw.tflite", RANDOM_WEIGHTS),
+    ("tflite", "int8-float-ew", "m_int8few.tflite", RANDOM_WEIGHTS),
 ]
 
 
@@ -53,7 +54,10 @@ def test_export_round_trip(tiny_model, crop_sets, tmp_path, fmt, quantize, name,
         assert_full_integer(out)
     if quantize == "int8-float-dw":
         assert meta["quantization"]["float_ops"] == ["DEPTHWISE_CONV_2D"]
-        assert_float_depthwise(out)
+        assert_float_ops(out, {"DEPTHWISE_CONV_2D"})
+    if quantize == "int8-float-ew":
+        assert meta["quantization"]["float_ops"] == ["DEPTHWISE_CONV_2D", "ADD", "SUB", "MUL"]
+        assert_float_ops(out, {"DEPTHWISE_CONV_2D", "ADD", "MUL"})
 
 
 def test_savedmodel_signature_is_named(tiny_model, crop_sets, tmp_path):
@@ -80,17 +84,18 @@ def assert_full_integer(path):
     assert any(len(d["quantization_parameters"]["scales"]) > 1 for d in int8), "per-channel weights"
 
 
-def assert_float_depthwise(path):
-    """int8 everywhere but the depthwise convolutions, which take and give float32."""
+def assert_float_ops(path, float_ops):
+    """int8 convolutions; ``float_ops`` take and give float32."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
     dtype = {d["index"]: d["dtype"] for d in interpreter.get_tensor_details()}
     ops = interpreter._get_ops_details()
-    depthwise = [op for op in ops if op["op_name"] == "DEPTHWISE_CONV_2D"]
     convs = [op for op in ops if op["op_name"] == "CONV_2D"]
-    assert depthwise and convs
-    assert all(dtype[op["inputs"][0]] == np.float32 for op in depthwise)
-    assert all(dtype[op["outputs"][0]] == np.float32 for op in depthwise)
-    assert all(dtype[op["inputs"][0]] == np.int8 for op in convs)
-    assert sum(op["op_name"] == "DEQUANTIZE" for op in ops) >= len(depthwise)
+    assert convs and all(dtype[op["inputs"][0]] == np.int8 for op in convs)
+    for name in float_ops:
+        found = [op for op in ops if op["op_name"] == name]
+        assert found, name
+        assert all(dtype[op["inputs"][0]] == np.float32 for op in found), name
+        assert all(dtype[op["outputs"][0]] == np.float32 for op in found), name
+    assert any(op["op_name"] == "DEQUANTIZE" for op in ops)
