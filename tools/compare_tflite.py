@@ -25,8 +25,9 @@ import numpy as np
 
 def parse_candidate(text: str) -> tuple[str, bool | None]:
     """``PATH[:xnnpack|builtin]`` -> (path, xnnpack or None for the metadata's choice)."""
-    path, _, resolver = text.rpartition(":") if text.endswith((":xnnpack", ":builtin")) \
-        else (text, "", "")  # fmt: skip
+    path, resolver = text, ""
+    if text.endswith((":xnnpack", ":builtin")):
+        path, _, resolver = text.rpartition(":")
     if not Path(path).is_file():
         raise SystemExit(f"no such .tflite file: {path!r}")
     return path, {"xnnpack": True, "builtin": False}.get(resolver)
@@ -35,13 +36,12 @@ def parse_candidate(text: str) -> tuple[str, bool | None]:
 def compare(candidates: list[str], threads: int, rounds: int, seed: int = 0) -> list[dict]:
     """Median milliseconds per invoke of each candidate over ``rounds`` interleaved rounds."""
     from danet_tf.export.litert import make_interpreter
-    from danet_tf.export.metadata import read_metadata
+    from danet_tf.export.metadata import metadata_path, read_metadata
 
     runners = []
     for text in candidates:
         path, xnnpack = parse_candidate(text)
-        meta_file = Path(path + ".json")
-        meta = read_metadata(path) if meta_file.is_file() else None
+        meta = read_metadata(path) if metadata_path(path).is_file() else None
         interpreter = make_interpreter(path, threads, xnnpack, meta)
         detail = interpreter.get_input_details()[0]
         image = np.random.default_rng(seed).uniform(0, 255, detail["shape"]).astype(detail["dtype"])

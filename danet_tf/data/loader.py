@@ -9,8 +9,8 @@
 
 Measured on the 2-core machine, per COCO sample (640x480 JPEG, 256x192 crop): a full
 OpenCV decode cost 1.6-1.9 CPU-ms inside tf.data, TensorFlow's full decode 1.5 and its
-region decode 0.96. Images that are not JPEG (PNG, 16-bit, ...) or that TensorFlow's JPEG
-decoder would not take (CMYK) are decoded by OpenCV in step 1, and their region travels
+region decode 0.96. Images that are not JPEG (PNG, 16-bit, ...) and JPEGs with other than
+1 or 3 components (CMYK) are decoded by OpenCV in step 1, and their region travels
 as raw pixels. Every bad sample is counted in the `SkipCounter` with its file and reason;
 see `SampleLoader.account` for the one kind of failure that only TensorFlow sees.
 """

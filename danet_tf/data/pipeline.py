@@ -1,9 +1,10 @@
-"""The tf.data input pipeline: index -> decode -> augment -> batch -> encode -> prefetch.
+"""The tf.data input pipeline: index -> plan -> region decode -> warp -> batch -> targets.
 
-Decoding and the affine crop run in OpenCV inside one `tf.numpy_function` per chunk of
-samples, mapped in parallel (OpenCV releases the GIL, and little Python runs around it). The
-Gaussian targets are rendered per batch in the graph (`danet_tf.data.targets`, the codec's
-formula), because numpy encoding held the GIL for most of each sample's time.
+Python plans a chunk of samples per `tf.numpy_function` call (file checks, augmentation,
+the crop's image region), TensorFlow decodes only that region, and OpenCV warps it; the
+stages are mapped in parallel (see `danet_tf.data.loader`). The Gaussian targets are
+rendered per batch in the graph (`danet_tf.data.targets`, the codec's formula), or in the
+train step when ``encode_targets=False``.
 
 Randomness is reproducible: each element carries a key drawn from a seeded
 `tf.data.Dataset.random`, and its augmentation uses a numpy generator seeded with that
