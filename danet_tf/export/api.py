@@ -141,8 +141,9 @@ def build_metadata(
     model_name: str | None,
 ) -> dict[str, Any]:
     """Everything a runtime needs to pre- and post-process, as plain json values."""
-    from danet_tf.models import INPUT_MEAN, INPUT_STD
+    from danet_tf.models import input_normalization
 
+    mean, std = input_normalization(model)
     codec = _codec(model)
     k = int(model.output_shape[-1])
     if keypoints is None:
@@ -166,7 +167,7 @@ def build_metadata(
             "range": [0, 255],
             "color": "RGB",
             "batch": 1 if mode.startswith("tflite") else None,
-            "normalization": {"in_graph": True, "mean": list(INPUT_MEAN), "std": list(INPUT_STD)},
+            "normalization": {"in_graph": True, "mean": list(mean), "std": list(std)},
         },
         "output": {"name": "heatmaps", "size": list(codec.heatmap_size), "stride": 4, "dtype": "float32"},
         "keypoints": {

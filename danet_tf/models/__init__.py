@@ -10,6 +10,7 @@ from danet_tf.models.builder import (
     INPUT_STD,
     LEVELS,
     build_from_spec,
+    input_normalization,
 )
 from danet_tf.models.complexity import Complexity, count_complexity
 from danet_tf.models.flatten import to_functional
@@ -74,6 +75,7 @@ __all__ = [
     "count_complexity",
     "get_spec",
     "inference_model",
+    "input_normalization",
     "list_models",
     "load_model",
     "to_functional",

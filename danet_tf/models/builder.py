@@ -13,8 +13,9 @@ from danet_tf.layers import (
 )
 from danet_tf.models.specs import ModelSpec
 
-# ImageNet statistics on the 0-255 scale, RGB. Applied inside the graph; exports
-# write them into the artifact's metadata for reference only.
+# The default input statistics (ImageNet, 0-255 scale, RGB), as the spec table's
+# defaults; a model's own values live in its ``normalize`` layer
+# (:func:`input_normalization`) and exports copy them from there into their metadata.
 INPUT_MEAN = (123.675, 116.28, 103.53)
 INPUT_STD = (58.395, 57.12, 57.375)
 
@@ -24,6 +25,23 @@ LEVELS = ("heatmaps_s32", "heatmaps_s16", "heatmaps_s8", "heatmaps")
 # Gaussian sigma (heatmap pixels at stride 4) of each level's target, after the
 # authors' code: coarser levels learn blurrier targets.
 DEFAULT_LEVEL_SIGMAS = {"heatmaps_s32": 2.6, "heatmaps_s16": 2.0, "heatmaps_s8": 1.7, "heatmaps": 1.4}
+
+
+def input_normalization(model: keras.Model) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The per-channel (mean, std) a DANet model subtracts and divides by, RGB order.
+
+    Read from the model's ``normalize`` layer, so it is what the graph computes (a model
+    converted from the authors' weights has its own values, see ``ModelSpec.input_mean``).
+    """
+    try:
+        layer = model.get_layer("normalize")
+    except ValueError:
+        raise ValueError(
+            f"model {model.name!r} has no 'normalize' layer: not a danet_tf model"
+        ) from None
+    mean = np.asarray(layer.mean, np.float64).reshape(-1)
+    std = np.sqrt(np.asarray(layer.variance, np.float64).reshape(-1))
+    return tuple(float(v) for v in mean), tuple(round(float(v), 6) for v in std)
 
 
 def _check_input_shape(input_shape: tuple[int, int, int], spec: ModelSpec) -> tuple[int, int, int]:
@@ -136,7 +154,7 @@ def build_from_spec(
     height, width, _ = _check_input_shape(input_shape, spec)
     image = keras.Input((height, width, 3), name="image", dtype="float32")
     x = keras.layers.Normalization(
-        mean=list(INPUT_MEAN), variance=list(np.square(INPUT_STD)), name="normalize"
+        mean=list(spec.input_mean), variance=list(np.square(spec.input_std)), name="normalize"
     )(image)
     features = _backbone(x, spec)
     if spec.task == "classification":

@@ -48,6 +48,8 @@ class ModelSpec:
         decoder_channels: width of the bottom-up path.
         num_classes: classifier outputs (classification only).
         default_input: the input size the paper measures at (H, W).
+        input_mean, input_std: per-channel statistics the model's first layer removes
+            from its RGB 0-255 input, in R, G, B order (ImageNet by default).
         paper: the paper's numbers for this row, when it has them.
         description: one line for listings.
     """
@@ -70,6 +72,8 @@ class ModelSpec:
     decoder_channels: int = 128
     num_classes: int = 1000
     default_input: tuple[int, int] = (256, 192)
+    input_mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
+    input_std: tuple[float, float, float] = (58.395, 57.12, 57.375)
     paper: PaperNumbers | None = field(default=None, compare=False)
     description: str = field(default="", compare=False)
 
@@ -93,6 +97,11 @@ class ModelSpec:
             )
         if any(int(b) <= 0 for b in self.blocks):
             raise ValueError(f"every stage needs at least one block, got blocks={self.blocks}")
+        if len(self.input_mean) != 3 or len(self.input_std) != 3 or min(self.input_std) <= 0:
+            raise ValueError(
+                f"input_mean {self.input_mean} and input_std {self.input_std} need 3 values "
+                "(R, G, B), std > 0"
+            )
         positive = ("growth_rate", "bottleneck", "attention_kernel", "decoder_channels")
         for name in positive + ("stem_channels", "num_classes"):
             if int(getattr(self, name)) <= 0:
@@ -103,9 +112,10 @@ class ModelSpec:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ValueError(f"unknown model override(s) {unknown}; known: {sorted(known)}")
-        for key in ("blocks", "widths"):
+        for key, cast in (("blocks", int), ("widths", int), ("input_mean", float),
+                          ("input_std", float)):  # fmt: skip
             if key in overrides:
-                overrides[key] = tuple(int(v) for v in overrides[key])
+                overrides[key] = tuple(cast(v) for v in overrides[key])
         spec = dataclasses.replace(self, **overrides)
         spec.validate()
         return spec
