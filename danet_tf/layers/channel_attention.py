@@ -19,6 +19,7 @@ class ChannelAttention(ComposedLayer):
 
     Args:
         units: width of the squeeze layer (32 in DANet).
+        use_bias: biases on both 1x1 convolutions (the authors' code has them).
         **kwargs: standard ``keras.layers.Layer`` arguments.
 
     Call arguments:
@@ -32,18 +33,19 @@ class ChannelAttention(ComposedLayer):
         Representations", ICME 2021, Sec. III-A (CAU).
     """
 
-    def __init__(self, units: int = 32, **kwargs) -> None:
+    def __init__(self, units: int = 32, use_bias: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         if int(units) <= 0:
             raise ValueError(f"units must be positive, got {units}")
         self.units = int(units)
+        self.use_bias = bool(use_bias)
         self.squeeze = None
         self.excite = None
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        self.squeeze = PreActConv(self.units, 1, name="squeeze")
-        self.excite = PreActConv(channels, 1, name="excite")
+        self.squeeze = PreActConv(self.units, 1, use_bias=self.use_bias, name="squeeze")
+        self.excite = PreActConv(channels, 1, use_bias=self.use_bias, name="excite")
         pooled = (input_shape[0], 1, 1, channels)
         self.squeeze.build(pooled)
         self.excite.build((input_shape[0], 1, 1, self.units))
@@ -57,5 +59,5 @@ class ChannelAttention(ComposedLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units)
+        config.update(units=self.units, use_bias=self.use_bias)
         return config

@@ -34,6 +34,7 @@ class DenseAttentionLayer(ComposedLayer):
             ``"multiply"`` (x M), ``"residual"`` (x (1 + M)), ``"xunit"`` or ``"none"``.
         kernel_size: depthwise kernel size of MAU / xUnit (9).
         use_abs: MAU's ``|.|`` before the sigmoid (paper Eq. 1).
+        use_bias: a bias on every convolution of the layer (the authors' code).
         **kwargs: standard ``keras.layers.Layer`` arguments.
 
     Call arguments:
@@ -57,6 +58,7 @@ class DenseAttentionLayer(ComposedLayer):
         spatial: str = "orthogonal",
         kernel_size: int = 9,
         use_abs: bool = True,
+        use_bias: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -74,12 +76,20 @@ class DenseAttentionLayer(ComposedLayer):
         self.spatial = spatial
         self.kernel_size = int(kernel_size)
         self.use_abs = bool(use_abs)
-        self.reduce = PreActConv(self.bottleneck, 1, name="bottleneck")
-        self.grow = PreActConv(self.growth_rate, 3, name="grow")
-        self.cau = ChannelAttention(self.cau_units, name="cau") if self.use_cau else None
+        self.use_bias = bool(use_bias)
+        bias = self.use_bias
+        self.reduce = PreActConv(self.bottleneck, 1, use_bias=bias, name="bottleneck")
+        self.grow = PreActConv(self.growth_rate, 3, use_bias=bias, name="grow")
+        self.cau = (
+            ChannelAttention(self.cau_units, use_bias=bias, name="cau") if self.use_cau else None
+        )
         if spatial in ("orthogonal", "multiply", "residual"):
-            self.gate = MaskAttention(self.kernel_size, mode=spatial, use_abs=use_abs, name="mau")
+            self.gate = MaskAttention(
+                self.kernel_size, mode=spatial, use_abs=use_abs, use_bias=bias, name="mau"
+            )
         elif spatial == "xunit":
+            if bias:
+                raise ValueError("use_bias=True is not implemented for spatial='xunit'")
             self.gate = XUnit(self.kernel_size, name="xunit")
         else:
             self.gate = None
@@ -129,5 +139,6 @@ class DenseAttentionLayer(ComposedLayer):
             spatial=self.spatial,
             kernel_size=self.kernel_size,
             use_abs=self.use_abs,
+            use_bias=self.use_bias,
         )
         return config

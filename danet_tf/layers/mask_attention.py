@@ -26,6 +26,7 @@ class MaskAttention(ComposedLayer):
         mode: ``"orthogonal"``, ``"multiply"`` or ``"residual"``.
         use_abs: apply ``|.|`` before the sigmoid as in Eq. 1 (the authors' code did
             not; with it, ``M`` lies in [0.5, 1)).
+        use_bias: biases on both convolutions (the authors' code has them).
         **kwargs: standard ``keras.layers.Layer`` arguments.
 
     Call arguments:
@@ -41,7 +42,12 @@ class MaskAttention(ComposedLayer):
     """
 
     def __init__(
-        self, kernel_size: int = 9, mode: str = "orthogonal", use_abs: bool = True, **kwargs
+        self,
+        kernel_size: int = 9,
+        mode: str = "orthogonal",
+        use_abs: bool = True,
+        use_bias: bool = False,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         if mode not in MODES:
@@ -49,14 +55,17 @@ class MaskAttention(ComposedLayer):
         self.kernel_size = int(kernel_size)
         self.mode = mode
         self.use_abs = bool(use_abs)
+        self.use_bias = bool(use_bias)
         self.project = None
         self.spatial = None
 
     def build(self, input_shape):
         f_shape, g_shape = input_shape
         width = int(g_shape[-1])
-        self.project = PreActConv(width, 1, name="project")
-        self.spatial = PreActConv(width, self.kernel_size, kind="depthwise", name="spatial")
+        self.project = PreActConv(width, 1, use_bias=self.use_bias, name="project")
+        self.spatial = PreActConv(
+            width, self.kernel_size, kind="depthwise", use_bias=self.use_bias, name="spatial"
+        )
         self.project.build(f_shape)
         self.spatial.build(tuple(f_shape[:-1]) + (width,))
 
@@ -75,5 +84,8 @@ class MaskAttention(ComposedLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(kernel_size=self.kernel_size, mode=self.mode, use_abs=self.use_abs)
+        config.update(
+            kernel_size=self.kernel_size, mode=self.mode, use_abs=self.use_abs,
+            use_bias=self.use_bias,
+        )  # fmt: skip
         return config

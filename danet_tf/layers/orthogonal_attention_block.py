@@ -19,7 +19,7 @@ class OrthogonalAttentionBlock(ComposedLayer):
     Args:
         num_layers: number of dense layers.
         growth_rate, bottleneck, use_cau, cau_position, cau_units, spatial,
-        kernel_size, use_abs: passed to every :class:`DenseAttentionLayer`.
+        kernel_size, use_abs, use_bias: passed to every :class:`DenseAttentionLayer`.
         **kwargs: standard ``keras.layers.Layer`` arguments.
 
     Call arguments:
@@ -44,6 +44,7 @@ class OrthogonalAttentionBlock(ComposedLayer):
         spatial: str = "orthogonal",
         kernel_size: int = 9,
         use_abs: bool = True,
+        use_bias: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -59,6 +60,7 @@ class OrthogonalAttentionBlock(ComposedLayer):
             spatial=spatial,
             kernel_size=int(kernel_size),
             use_abs=bool(use_abs),
+            use_bias=bool(use_bias),
         )
         self.dense_layers = [
             DenseAttentionLayer(**self.layer_config, name=f"layer{i + 1}")

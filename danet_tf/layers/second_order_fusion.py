@@ -19,6 +19,7 @@ class SecondOrderFusion(ComposedLayer):
 
     Args:
         kernel_size: depthwise kernel size of ``theta`` (9).
+        use_bias: biases on both convolutions of ``theta`` (the authors' code has them).
         **kwargs: standard ``keras.layers.Layer`` arguments.
 
     Call arguments:
@@ -33,9 +34,10 @@ class SecondOrderFusion(ComposedLayer):
         Representations", ICME 2021, Sec. III-B (SFU).
     """
 
-    def __init__(self, kernel_size: int = 9, **kwargs) -> None:
+    def __init__(self, kernel_size: int = 9, use_bias: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.kernel_size = int(kernel_size)
+        self.use_bias = bool(use_bias)
         self.project = None
         self.spatial = None
 
@@ -46,8 +48,10 @@ class SecondOrderFusion(ComposedLayer):
                 f"SFU inputs need equal channels, got {td_shape[-1]} and {bu_shape[-1]}"
             )
         channels = int(td_shape[-1])
-        self.project = PreActConv(channels, 1, name="project")
-        self.spatial = PreActConv(channels, self.kernel_size, kind="depthwise", name="spatial")
+        self.project = PreActConv(channels, 1, use_bias=self.use_bias, name="project")
+        self.spatial = PreActConv(
+            channels, self.kernel_size, kind="depthwise", use_bias=self.use_bias, name="spatial"
+        )
         self.project.build(tuple(td_shape[:-1]) + (2 * channels,))
         self.spatial.build(td_shape)
 
@@ -63,5 +67,5 @@ class SecondOrderFusion(ComposedLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(kernel_size=self.kernel_size)
+        config.update(kernel_size=self.kernel_size, use_bias=self.use_bias)
         return config

@@ -56,16 +56,31 @@ def _check_input_shape(input_shape: tuple[int, int, int], spec: ModelSpec) -> tu
     return height, width, 3
 
 
+def _conv(spec: ModelSpec, filters: int, kernel: int, strides: int = 1, **kwargs) -> PreActConv:
+    return PreActConv(
+        filters, kernel, strides, use_bias=spec.conv_bias, padding=spec.padding, **kwargs
+    )
+
+
 def _stem(x, spec: ModelSpec):
+    # 7x7/2 and 3x3/2 pad asymmetrically under "same"; "symmetric" pads explicitly. A zero
+    # border before the max pool is exact: it follows a ReLU, so zeros never win a max.
+    symmetric = spec.padding == "symmetric"
+    if symmetric:
+        x = keras.layers.ZeroPadding2D(3, name="stem_pad")(x)
     x = keras.layers.Conv2D(
-        spec.stem_channels, 7, strides=2, padding="same", use_bias=False,
-        kernel_initializer="he_normal", name="stem_conv1",
-    )(x)
+        spec.stem_channels, 7, strides=2, padding="valid" if symmetric else "same",
+        use_bias=spec.conv_bias, kernel_initializer="he_normal", name="stem_conv1",
+    )(x)  # fmt: skip
     if spec.stem == "conv":
-        return PreActConv(spec.stem_channels, 3, 2, name="stem_conv2")(x)
+        return _conv(spec, spec.stem_channels, 3, 2, name="stem_conv2")(x)
     x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="stem_bn")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
-    return keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    if symmetric:
+        x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
+    return keras.layers.MaxPooling2D(
+        3, strides=2, padding="valid" if symmetric else "same", name="stem_pool"
+    )(x)
 
 
 def _stage(x, spec: ModelSpec, index: int):
@@ -81,20 +96,22 @@ def _stage(x, spec: ModelSpec, index: int):
         bottleneck=spec.bottleneck,
         use_cau=spec.use_cau,
         cau_position=spec.cau_position,
+        cau_units=spec.cau_units,
         spatial=spec.spatial,
         kernel_size=spec.attention_kernel,
         use_abs=spec.use_abs,
+        use_bias=spec.conv_bias,
         name=f"{name}_oab",
     )(x)
     if spec.widths[index]:
-        x = PreActConv(spec.widths[index], 1, name=f"{name}_transition")(x)
+        x = _conv(spec, spec.widths[index], 1, name=f"{name}_transition")(x)
     return x
 
 
 def _downsample(x, spec: ModelSpec, index: int):
     name = f"pool{index + 1}"
     if spec.downsample == "maxpool":
-        return keras.layers.MaxPooling2D(3, strides=2, padding="same", name=name)(x)
+        return keras.layers.MaxPooling2D(spec.pool_size, strides=2, padding="same", name=name)(x)
     if spec.downsample == "avgpool":
         return keras.layers.AveragePooling2D(2, strides=2, name=name)(x)
     return x  # "stride": the next residual stage strides itself
@@ -113,7 +130,7 @@ def _backbone(image, spec: ModelSpec) -> list:
 
 
 def _head(x, spec: ModelSpec, num_keypoints: int, level: str):
-    x = PreActConv(spec.decoder_channels, 1, name=f"{level}_head1")(x)
+    x = _conv(spec, spec.decoder_channels, 1, name=f"{level}_head1")(x)
     return PreActConv(num_keypoints, 3, use_bias=True, init_std=1e-3, name=f"{level}_head2")(x)
 
 
@@ -123,15 +140,17 @@ def _decoder(features: list, spec: ModelSpec, num_keypoints: int, multi_scale: b
     x = None
     outputs = {}
     for feature, level in zip(reversed(features), levels, strict=True):
-        lateral = PreActConv(spec.decoder_channels, 1, name=f"{level}_lateral")(feature)
+        lateral = _conv(spec, spec.decoder_channels, 1, name=f"{level}_lateral")(feature)
         if x is None:
             x = lateral
         else:
-            up = PreActConv(
-                spec.decoder_channels, 4, 2, kind="transpose", name=f"{level}_upsample"
+            up = _conv(
+                spec, spec.decoder_channels, 4, 2, kind="transpose", name=f"{level}_upsample"
             )(x)
             if spec.fusion == "sfu":
-                x = SecondOrderFusion(spec.attention_kernel, name=f"{level}_sfu")([lateral, up])
+                x = SecondOrderFusion(
+                    spec.attention_kernel, use_bias=spec.conv_bias, name=f"{level}_sfu"
+                )([lateral, up])
             else:
                 x = keras.layers.Add(name=f"{level}_sum")([lateral, up])
         if multi_scale or level == LEVELS[-1]:

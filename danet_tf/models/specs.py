@@ -39,10 +39,17 @@ class ModelSpec:
             ``"pool"`` = 7x7/2 conv then 3x3/2 max pool (the authors' code, ResNet,
             DenseNet).
         stem_channels: channels of the stem convolutions.
-        downsample: between stages: ``"maxpool"`` (3x3/2, DANet), ``"avgpool"`` (2x2/2,
-            DenseNet) or ``"stride"`` (strided first residual block, ResNet).
+        downsample: between stages: ``"maxpool"`` (``pool_size``/2, DANet),
+            ``"avgpool"`` (2x2/2, DenseNet) or ``"stride"`` (strided first residual
+            block, ResNet).
+        pool_size: max-pool kernel between stages: 3 (Table I) or 2 (the authors' code).
+        padding: ``"same"`` (TensorFlow's) or ``"symmetric"`` (PyTorch / MegEngine:
+            ``k // 2`` on every side), which differ for the 7x7/2 stem convolution and
+            the 3x3/2 stem pool; see :class:`danet_tf.layers.PreActConv`.
+        conv_bias: a bias on every convolution (the authors' code); otherwise only the
+            heads' last convolution has one (each other convolution feeds a BatchNorm).
         growth_rate, bottleneck: dense layer widths.
-        use_cau, cau_position, spatial, use_abs, attention_kernel: attention settings,
+        use_cau, cau_position, cau_units, spatial, use_abs, attention_kernel: attention settings,
             see :class:`danet_tf.layers.DenseAttentionLayer`.
         fusion: ``"sfu"`` (second-order fusion) or ``"sum"``.
         decoder_channels: width of the bottom-up path.
@@ -61,10 +68,14 @@ class ModelSpec:
     stem: str = "conv"
     stem_channels: int = 64
     downsample: str = "maxpool"
+    pool_size: int = 3
+    padding: str = "same"
+    conv_bias: bool = False
     growth_rate: int = 32
     bottleneck: int = 32
     use_cau: bool = True
     cau_position: str = "input"
+    cau_units: int = 32
     spatial: str = "orthogonal"
     use_abs: bool = True
     attention_kernel: int = 9
@@ -86,6 +97,7 @@ class ModelSpec:
             "cau_position": ("input", "bottleneck", "output"),
             "spatial": ("orthogonal", "multiply", "residual", "xunit", "none"),
             "fusion": ("sfu", "sum"),
+            "padding": ("same", "symmetric"),
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -102,7 +114,21 @@ class ModelSpec:
                 f"input_mean {self.input_mean} and input_std {self.input_std} need 3 values "
                 "(R, G, B), std > 0"
             )
-        positive = ("growth_rate", "bottleneck", "attention_kernel", "decoder_channels")
+        if self.pool_size not in (2, 3):
+            raise ValueError(f"pool_size must be 2 or 3, got {self.pool_size!r}")
+        if self.padding == "symmetric" and self.downsample == "maxpool" and self.pool_size == 3:
+            # A zero border is exact for a max pool only after a ReLU (the stem's pool),
+            # not on the signed transition outputs between stages.
+            raise ValueError("padding='symmetric' needs pool_size=2 between stages, got 3")
+        if (self.conv_bias or self.padding == "symmetric") and (
+            self.backbone != "oab" or self.spatial == "xunit"
+        ):
+            raise ValueError(
+                "conv_bias and padding='symmetric' are implemented for the authors' "
+                f"topology (oab backbone, no xunit), got backbone={self.backbone!r}, "
+                f"spatial={self.spatial!r}"
+            )
+        positive = ("growth_rate", "cau_units", "bottleneck", "attention_kernel", "decoder_channels")
         for name in positive + ("stem_channels", "num_classes"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
@@ -145,6 +171,33 @@ _DANET102 = ModelSpec(
     paper=PaperNumbers(5.8, 1.8, 73.4),
     description="DANet-102, COCO 256x192",
 )
+# The authors' MegEngine implementation, which their published weights need: where it
+# differs from Table I it is a field here, so the one builder builds it. The authors fed
+# BGR images normalised with the RGB ImageNet constants taken in B, G, R order; these
+# models take RGB like every other row, so their statistics are those constants
+# reversed (the converter reverses the first convolution's input channels to match).
+_AUTHORS = dict(
+    stem="pool", pool_size=2, padding="symmetric", conv_bias=True, use_abs=False,
+    input_mean=(103.53, 116.28, 123.675), input_std=(57.375, 57.12, 58.395), paper=None,
+)  # fmt: skip
+# The weights the authors published for each (COCO val2017 AP with their test protocol).
+AUTHORS_WEIGHTS = {
+    "danet72_authors": ("danet72_256x192_69_8.pkl", 69.8),
+    "danet88_authors": ("danet88_256x192_70_4.pkl", 70.4),
+    "danet98_authors": ("danet98_256x192_71_3.pkl", 71.3),
+    "danet102_authors": ("danet102_256x192_71_7.pkl", 71.7),
+}
+
+
+def _authors(spec: ModelSpec, name: str) -> ModelSpec:
+    checkpoint, ap = AUTHORS_WEIGHTS[name]
+    variant = spec.description.split(",")[0]
+    return spec.replace(
+        **_AUTHORS,
+        description=f"{variant} as the authors coded it (MegEngine): loads {checkpoint} ({ap} AP)",
+    )
+
+
 _BASELINE1 = _DANET102.replace(
     use_cau=False, spatial="none", fusion="sum", paper=None,
     description="Table IV Baseline1: DANet-102 without CAU, MAU and SFU",
@@ -164,6 +217,10 @@ SPECS: dict[str, ModelSpec] = {
     "danet88": _DANET88,
     "danet98": _DANET98,
     "danet102": _DANET102,
+    "danet72_authors": _authors(_DANET72, "danet72_authors"),
+    "danet88_authors": _authors(_DANET88, "danet88_authors"),
+    "danet98_authors": _authors(_DANET98, "danet98_authors"),
+    "danet102_authors": _authors(_DANET102, "danet102_authors"),
     "danet_tiny": ModelSpec(
         blocks=(1, 1, 1, 1), widths=(16, 24, 32, 32), stem_channels=16, growth_rate=8,
         bottleneck=8, decoder_channels=16, attention_kernel=3,
