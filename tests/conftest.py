@@ -15,6 +15,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+# The authors' MegEngine reference (their model's outputs for two random checkpoints).
+DEFAULT_MEGENGINE_REFERENCE = REPO_ROOT.parent / "shared" / "reference" / "megengine"
 
 
 def data_root_path() -> Path:
@@ -44,3 +46,14 @@ def lspet(data_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def mpii_sample(data_root: Path) -> Path:
     return data_root / "mpii_sample"
+
+
+@pytest.fixture(scope="session")
+def megengine_reference() -> Path:
+    """``DANET_MEGENGINE_REFERENCE``: tiny.pkl, danet72.pkl and their ``*_io.npz``."""
+    root = Path(os.environ.get("DANET_MEGENGINE_REFERENCE", str(DEFAULT_MEGENGINE_REFERENCE)))
+    if not (root / "tiny.pkl").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"DANET_MEGENGINE_REFERENCE={root} has no tiny.pkl but CI must use it")
+        pytest.skip(f"MegEngine reference not found at {root} (set DANET_MEGENGINE_REFERENCE)")
+    return root

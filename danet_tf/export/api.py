@@ -141,7 +141,7 @@ def build_metadata(
     model_name: str | None,
 ) -> dict[str, Any]:
     """Everything a runtime needs to pre- and post-process, as plain json values."""
-    from danet_tf.models import input_normalization
+    from danet_tf.models import input_normalization, read_source
 
     mean, std = input_normalization(model)
     codec = _codec(model)
@@ -158,6 +158,7 @@ def build_metadata(
             "weights": None if weights_path is None else str(weights_path),
             "weights_sha256": meta_lib.sha256_file(weights_path) or _weights_sha256(model),
             "hash_of": "weights file" if weights_path else "weight arrays",
+            "converted_from": None if weights_path is None else read_source(weights_path),
         },
         "input": {
             "name": "image",

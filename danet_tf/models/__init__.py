@@ -14,7 +14,7 @@ from danet_tf.models.builder import (
 )
 from danet_tf.models.complexity import Complexity, count_complexity
 from danet_tf.models.flatten import to_functional
-from danet_tf.models.loading import load_model
+from danet_tf.models.loading import load_model, read_source
 from danet_tf.models.specs import SPECS, ModelSpec, PaperNumbers, get_spec
 
 
@@ -78,5 +78,6 @@ __all__ = [
     "input_normalization",
     "list_models",
     "load_model",
+    "read_source",
     "to_functional",
 ]

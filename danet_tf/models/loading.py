@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
+from typing import Any
 
 import keras
+
+# Archive member of a .keras file converted from another framework's checkpoint
+# (danet_tf.convert); Keras ignores members it does not know.
+SOURCE_MEMBER = "danet_tf_source.json"
+
+
+def read_source(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The provenance a converted ``.keras`` file records (checkpoint name, sha256,
+    architecture), or None for a file that records none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if SOURCE_MEMBER not in archive.namelist():
+                return None
+            return json.loads(archive.read(SOURCE_MEMBER))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
 
 
 def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model:
