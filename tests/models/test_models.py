@@ -179,3 +179,46 @@ def test_load_model_errors_name_the_problem(tmp_path):
     model.save_weights(weights)
     with pytest.raises(ValueError, match="is not a .keras file"):
         danet_tf.load_model(weights)
+
+
+def test_authors_topology_harness(tmp_path):
+    """The authors' fields (biases, symmetric padding, 2x2 pooling, their statistics) on the
+    shared harness: eager == predict, save/reload, a training step."""
+    model = danet_tf.build_model(
+        "danet72_authors", input_shape=SMALL, blocks=(1, 1, 1, 1), multi_scale=True
+    )
+    assert model.get_layer("stem_conv1").use_bias and model.get_layer("stage1_transition").use_bias
+    assert model.get_layer("pool2").pool_size == (2, 2)
+    mean, std = danet_tf.models.input_normalization(model)
+    assert mean == pytest.approx((103.53, 116.28, 123.675)) and std[0] == pytest.approx(57.375)
+    check_model(model, _image(), tmp_path)
+    authors = [n for n in danet_tf.list_models() if n.endswith("_authors")]
+    assert authors == ["danet72_authors", "danet88_authors", "danet98_authors", "danet102_authors"]
+
+
+def test_symmetric_padding_is_pytorchs():
+    """A 7x7/2 convolution of two impulses. PyTorch pads 3 on every side, so output (0, 0)
+    sees input (0, 0) through kernel tap 3 and output (31, 31) sees (63, 63) through tap 4;
+    TF's "same" pads 2 before and 3 after: taps 2 and 3."""
+    x = np.zeros((1, 64, 64, 3), np.float32)
+    x[0, 0, 0] = x[0, -1, -1] = 1.0
+    kernel = np.arange(49, dtype=np.float32).reshape(7, 7, 1, 1).repeat(3, axis=2) / 3
+    for padding, taps in (("symmetric", (3, 4)), ("same", (2, 3))):
+        layer = danet_tf.layers.PreActConv(1, 7, 2, padding=padding)
+        layer.build(x.shape)
+        layer.norm.set_weights([np.ones(3), np.zeros(3), np.zeros(3), np.ones(3) - 1e-5])
+        layer.conv.set_weights([kernel])
+        out = np.asarray(layer(x))[0, ..., 0]
+        assert out.shape == (32, 32)
+        np.testing.assert_allclose([out[0, 0], out[-1, -1]], [8 * t for t in taps], rtol=1e-4)
+
+
+def test_authors_fields_are_validated():
+    with pytest.raises(ValueError, match="padding='symmetric' needs pool_size=2"):
+        get_spec("danet72").replace(padding="symmetric")
+    with pytest.raises(ValueError, match="pool_size must be 2 or 3, got 4"):
+        get_spec("danet72").replace(pool_size=4)
+    with pytest.raises(ValueError, match="got backbone='resnet'"):
+        get_spec("resnet18_pyramid_sum").replace(conv_bias=True)
+    with pytest.raises(ValueError, match=r"input_mean \(1.0, 2.0\)"):
+        get_spec("danet72").replace(input_mean=(1, 2))
