@@ -24,8 +24,12 @@ Conventions (one set, used by every function here and tested in ``tests/codec``)
   pixels of the region that fills the network input (aspect ratio fixed, 1.25 padding). The
   affine maps that region's edges onto the crop's edges; ``inverse=True`` maps crop pixels back
   to image pixels. Positive rotation turns the image content counter-clockwise in the crop.
+
+:mod:`danet_tf.codec.authors` holds the DANet authors' test-time protocol, whose conventions
+differ from these in places (its docstring lists where); it exists to reproduce their numbers.
 """
 
+from danet_tf.codec import authors
 from danet_tf.codec.flip import flip_heatmaps, flip_keypoints, fuse_flip
 from danet_tf.codec.geometry import (
     affine_points,
@@ -54,6 +58,7 @@ __all__ = [
     "LSP_KEYPOINTS",
     "MPII_KEYPOINTS",
     "HeatmapCodec",
+    "authors",
     "KeypointInfo",
     "affine_points",
     "box_to_center_scale",
