@@ -1,5 +1,6 @@
 """Evaluation: COCO OKS AP (pycocotools), OKS-NMS and rescoring, MPII PCKh, LSP PCK,
-batched top-down inference with flip test. See docs/evaluation.md."""
+batched top-down inference with flip test; this project's protocol or the DANet authors'
+(``protocol="authors"``). See docs/evaluation.md."""
 
 from danet_tf.evaluation.coco_eval import (
     STAT_NAMES,
@@ -11,10 +12,16 @@ from danet_tf.evaluation.coco_eval import (
 from danet_tf.evaluation.evaluate import (
     METRICS,
     EvalReport,
+    authors_coco_results,
     evaluate_topdown,
     predictions_to_coco_results,
 )
-from danet_tf.evaluation.inference import Predictions, keras_predict_fn, predict_persons
+from danet_tf.evaluation.inference import (
+    PROTOCOLS,
+    Predictions,
+    keras_predict_fn,
+    predict_persons,
+)
 from danet_tf.evaluation.model_io import load_pose_model, model_io_shapes, parse_size
 from danet_tf.evaluation.nms import oks_iou, oks_nms, rescore
 from danet_tf.evaluation.pck import PCKResult, lsp_pck, mpii_head_sizes, mpii_pckh, pck, torso_sizes
@@ -27,12 +34,14 @@ from danet_tf.evaluation.persons import (
 
 __all__ = [
     "METRICS",
+    "PROTOCOLS",
     "STAT_NAMES",
     "DetectionCounts",
     "EvalReport",
     "PCKResult",
     "Person",
     "Predictions",
+    "authors_coco_results",
     "coco_keypoint_eval",
     "evaluate_topdown",
     "ground_truth_as_results",

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from danet_tf.codec import DECODE_MODES, HeatmapCodec
+from danet_tf.codec import DECODE_MODES, HeatmapCodec, authors
 from danet_tf.evaluation.coco_eval import (
     coco_keypoint_eval,
     load_coco_gt,
     make_result,
     write_coco_results,
 )
-from danet_tf.evaluation.inference import PredictFn, Predictions, predict_persons
+from danet_tf.evaluation.inference import PROTOCOLS, PredictFn, Predictions, predict_persons
 from danet_tf.evaluation.nms import oks_nms, rescore
 from danet_tf.evaluation.pck import lsp_pck, mpii_pckh
 from danet_tf.evaluation.persons import (
@@ -25,6 +25,9 @@ from danet_tf.evaluation.persons import (
 )
 
 METRICS = ("auto", "coco", "pckh", "pck")
+DEFAULT_DECODE = "blur_shift"
+DEFAULT_NMS_THRESHOLD = 0.9
+DEFAULT_RESCORE_THRESHOLD = 0.2
 
 
 @dataclass
@@ -83,8 +86,8 @@ def _load_annotations(ann_file: Path, image_dir: Path | None, metric: str):
 def predictions_to_coco_results(
     pred: Predictions,
     sigmas: Sequence[float],
-    nms_threshold: float | None = 0.9,
-    rescore_threshold: float = 0.2,
+    nms_threshold: float | None = DEFAULT_NMS_THRESHOLD,
+    rescore_threshold: float = DEFAULT_RESCORE_THRESHOLD,
 ) -> list[dict]:
     """COCO results from predictions: rescoring, then OKS-NMS per image (None: no NMS)."""
     scores = rescore([p.box_score for p in pred.persons], pred.keypoints[..., 2], rescore_threshold)
@@ -104,6 +107,59 @@ def predictions_to_coco_results(
     return results
 
 
+def authors_coco_results(pred: Predictions) -> list[dict]:
+    """COCO results as the authors' test code writes them: one per person, score = mean
+    keypoint score x box score, every keypoint's confidence 1; no rescoring threshold and
+    no OKS-NMS. ``pred`` must come from ``predict_persons(..., protocol="authors")``."""
+    scores = authors.person_scores(pred.keypoints[..., 2], [p.box_score for p in pred.persons])
+    results = []
+    for person, kp, score in zip(pred.persons, pred.keypoints, scores, strict=True):
+        kp = kp.copy()
+        kp[:, 2] = 1.0
+        results.append(make_result(person.image_id, kp, float(score)))
+    return results
+
+
+def _protocol_options(
+    protocol: str,
+    decode: str | None,
+    nms_threshold: float | None,
+    rescore_threshold: float,
+    crop_border: float | Sequence[float] | None,
+    heat_range: float | None,
+) -> tuple[str, float | Sequence[float], float]:
+    """Check that each option belongs to the chosen protocol; (decode, border, heat range)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    if protocol == "danet_tf":
+        if crop_border is not None or heat_range is not None:
+            raise ValueError(
+                f"crop_border ({crop_border!r}) and heat_range ({heat_range!r}) belong to "
+                "protocol 'authors'"
+            )
+        decode = DEFAULT_DECODE if decode is None else decode
+        if decode not in DECODE_MODES:
+            raise ValueError(f"unknown decode mode {decode!r}; known: {', '.join(DECODE_MODES)}")
+        return decode, 0.0, authors.HEAT_RANGE
+    fixed = {
+        "decode": (decode, (None,)),
+        "nms_threshold": (nms_threshold, (None, DEFAULT_NMS_THRESHOLD)),
+        "rescore_threshold": (rescore_threshold, (DEFAULT_RESCORE_THRESHOLD,)),
+    }
+    for name, (value, allowed) in fixed.items():
+        if value not in allowed:
+            raise ValueError(
+                f"protocol 'authors' fixes decoding and scoring (its own decode, no "
+                f"rescoring threshold, no OKS-NMS): leave {name} unset, got {value!r}"
+            )
+    if crop_border is None:
+        raise ValueError(
+            "protocol 'authors' needs crop_border, the model's input mean (R, G, B): "
+            "danet_tf.models.input_normalization(model)[0]"
+        )
+    return DEFAULT_DECODE, crop_border, authors.HEAT_RANGE if heat_range is None else heat_range
+
+
 def evaluate_topdown(
     predict_fn: PredictFn,
     ann_file: str | Path,
@@ -115,13 +171,16 @@ def evaluate_topdown(
     dets_file: str | Path | None = None,
     det_score_threshold: float = 0.0,
     flip: bool = True,
-    decode: str = "blur_shift",
+    decode: str | None = None,
     metric: str = "auto",
     batch_size: int = 32,
-    nms_threshold: float | None = 0.9,
-    rescore_threshold: float = 0.2,
+    nms_threshold: float | None = DEFAULT_NMS_THRESHOLD,
+    rescore_threshold: float = DEFAULT_RESCORE_THRESHOLD,
     out: str | Path | None = None,
     progress: bool = True,
+    protocol: str = "danet_tf",
+    crop_border: float | Sequence[float] | None = None,
+    heat_range: float | None = None,
 ) -> EvalReport:
     """Evaluate a heatmap model top-down on a COCO-format or MPII (HRNet json) annotation file.
 
@@ -132,16 +191,27 @@ def evaluate_topdown(
         input_size, heatmap_size: crop (h, w) and heatmap (h, w) (default input / 4).
         dets_file: COCO detection results to crop instead of the ground-truth boxes.
         det_score_threshold: detections scoring below this are dropped.
-        flip, decode: flip test on/off and the codec decode mode.
+        flip, decode: flip test on/off and the codec decode mode (default ``blur_shift``).
         metric: ``coco`` (OKS AP), ``pckh`` (MPII), ``pck`` (LSP, torso) or ``auto``.
         nms_threshold: OKS-NMS threshold for ``coco`` (None: no NMS).
         rescore_threshold: keypoint scores above it enter the person score.
         out: write the results json here.
+        protocol: ``danet_tf`` (this project's, the default) or ``authors``: the DANet
+            authors' test code (``danet_tf.codec.authors``; docs/evaluation.md), for
+            reproducing their published numbers. It fixes region, crop, decoding and
+            scoring, so ``decode``, ``nms_threshold`` and ``rescore_threshold`` must be left
+            unset; it needs ``crop_border``.
+        crop_border: ``authors`` only: the crop's border colour, the model's input mean
+            (R, G, B), as ``danet_tf.models.input_normalization(model)[0]`` returns it.
+        heat_range: ``authors`` only: the training targets' peak (their config: 1); the
+            keypoint score is ``heatmap / heat_range + 1``.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
-    if decode not in DECODE_MODES:
-        raise ValueError(f"unknown decode mode {decode!r}; known: {', '.join(DECODE_MODES)}")
+    decode, crop_border, heat_range = _protocol_options(
+        protocol, decode, nms_threshold, rescore_threshold, crop_border, heat_range
+    )
+    region = authors.box_to_region if protocol == "authors" else None
     ann_file = Path(ann_file)
     if not ann_file.is_file():
         raise FileNotFoundError(f"annotation file {str(ann_file)!r} does not exist")
@@ -169,16 +239,20 @@ def evaluate_topdown(
         root = image_dir if image_dir is not None else default_image_dir(ann_file)
         persons, det_counts = persons_from_detections(
             dets_file, gt, root, aspect, score_threshold=det_score_threshold,
-            category_id=int(gt.getCatIds()[0]),
+            category_id=int(gt.getCatIds()[0]), region=region,
         )  # fmt: skip
     else:
-        persons = persons_from_samples(dataset.samples, aspect)
+        persons = persons_from_samples(dataset.samples, aspect, region=region)
     persons = sorted(persons, key=lambda p: p.image_path)  # each image is read once
     pred = predict_persons(
         persons, predict_fn, codec, num_keypoints=num_keypoints, flip_pairs=info.flip_pairs,
-        flip=flip, decode=decode, batch_size=batch_size, progress=progress,
+        flip=flip, decode=decode, batch_size=batch_size, progress=progress, protocol=protocol,
+        crop_border=crop_border, heat_range=heat_range,
     )  # fmt: skip
-    if metric == "coco":
+    if metric == "coco" and protocol == "authors":
+        results = authors_coco_results(pred)
+        metrics, table = coco_keypoint_eval(ann_file, results, sigmas=info.sigmas)
+    elif metric == "coco":
         results = predictions_to_coco_results(pred, info.sigmas, nms_threshold, rescore_threshold)
         metrics, table = coco_keypoint_eval(ann_file, results, sigmas=info.sigmas)
     else:

@@ -1,4 +1,8 @@
-"""Batched top-down inference: crop, predict (optionally with flip test), decode, un-crop."""
+"""Batched top-down inference: crop, predict (optionally with flip test), decode, un-crop.
+
+Two protocols: ``danet_tf`` (the codec's crop geometry and decoders) and ``authors`` (the
+DANet authors' test code, :mod:`danet_tf.codec.authors`, for reproducing their numbers).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,19 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from danet_tf.codec import HeatmapCodec, affine_points, crop_person, fuse_flip, get_affine_transform
+from danet_tf.codec import (
+    HeatmapCodec,
+    affine_points,
+    authors,
+    crop_person,
+    fuse_flip,
+    get_affine_transform,
+)
 from danet_tf.evaluation.persons import Person
 
 # float32 RGB 0-255 (B, H, W, 3) -> heatmaps (B, h, w, K)
 PredictFn = Callable[[np.ndarray], np.ndarray]
+PROTOCOLS = ("danet_tf", "authors")
 
 
 def keras_predict_fn(model) -> PredictFn:
@@ -39,6 +51,25 @@ def _read_rgb(path: str) -> tuple[np.ndarray | None, str | None]:
     return (None, why) if image is None else (cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None)
 
 
+def _read_rgb_authors(path: str) -> tuple[np.ndarray | None, str | None]:
+    """float32 RGB as the authors' ``cv2.imread(path, IMREAD_COLOR)`` reads it.
+
+    Unlike the data readers, that applies a JPEG's EXIF orientation, so an image stored
+    rotated is cropped rotated (and its annotations, made on the stored pixels, miss).
+    """
+    from danet_tf.data.images import check_bytes, read_bytes
+
+    data, why = read_bytes(path)
+    if data is None:
+        return None, why
+    if why := check_bytes(data):
+        return None, why
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        return None, "not a decodable image"
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32), None
+
+
 @dataclass
 class Predictions:
     """Keypoints (P, K, 3) x, y, score in image pixels for the persons that ran."""
@@ -61,11 +92,26 @@ def predict_persons(
     decode: str = "blur_shift",
     batch_size: int = 32,
     progress: bool = True,
+    protocol: str = "danet_tf",
+    crop_border: float | Sequence[float] = 0.0,
+    heat_range: float = authors.HEAT_RANGE,
 ) -> Predictions:
     """Run ``predict_fn`` over every person's crop; images that cannot be read are skipped
-    (all their persons) and reported in ``skipped_images``."""
+    (all their persons) and reported in ``skipped_images``.
+
+    ``protocol="authors"`` crops, decodes and un-crops as the authors' test code
+    (:mod:`danet_tf.codec.authors`): ``decode`` is not used; ``crop_border`` (the model's
+    input mean, RGB) fills the crop outside the image and ``heat_range`` enters the keypoint
+    score. The persons' regions must come from ``authors.box_to_region``. The keypoint
+    scores are the protocol's: raw heatmap maxima (``danet_tf``) or ``heatmap / heat_range +
+    1`` (``authors``).
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    by_authors = protocol == "authors"
+    read = _read_rgb_authors if by_authors else _read_rgb
     in_h, in_w = codec.input_size
     done: list[Person] = []
     outputs: list[np.ndarray] = []
@@ -84,13 +130,27 @@ def predict_persons(
                 f"for input {in_h}x{in_w} and {num_keypoints} annotated keypoints"
             )
         if flip:
+            # Both protocols average the mirrored maps without a one-cell shift.
             heatmaps = fuse_flip(heatmaps[: len(crops)], heatmaps[len(crops) :], flip_pairs)
-        coords, scores = codec.decode(heatmaps, decode)
+        if by_authors:
+            coords, scores = authors.decode(heatmaps, heat_range)
+        else:
+            coords, scores = codec.decode(heatmaps, decode)
         for (person, _), xy, s in zip(pending, coords, scores, strict=True):
-            inv = get_affine_transform(person.center, person.scale, 0.0, (in_h, in_w), inverse=True)
-            outputs.append(np.concatenate([affine_points(xy, inv), s[:, None]], axis=1))
+            if by_authors:
+                sz = codec.input_size, codec.heatmap_size
+                img_xy = authors.cells_to_image(xy, person.center, person.scale, *sz)
+            else:
+                inv = get_affine_transform(person.center, person.scale, 0.0, (in_h, in_w), True)
+                img_xy = affine_points(xy, inv)
+            outputs.append(np.concatenate([img_xy, s[:, None]], axis=1))
             done.append(person)
         pending.clear()
+
+    def crop(image: np.ndarray, person: Person) -> np.ndarray:
+        if by_authors:
+            return authors.crop(image, person.center, person.scale, (in_h, in_w), crop_border)
+        return crop_person(image, person.center, person.scale, (in_h, in_w))
 
     skipped_persons = 0
     start = time.perf_counter()
@@ -99,13 +159,13 @@ def predict_persons(
             skipped_persons += 1
             continue
         if cache[0] != person.image_path:
-            image, why = _read_rgb(person.image_path)
+            image, why = read(person.image_path)
             if image is None:
                 skipped[person.image_path] = why or "unreadable"
                 skipped_persons += 1
                 continue
             cache = (person.image_path, image)
-        pending.append((person, crop_person(cache[1], person.center, person.scale, (in_h, in_w))))
+        pending.append((person, crop(cache[1], person)))
         if len(pending) == batch_size:
             flush()
     if pending:

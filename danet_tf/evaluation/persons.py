@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +11,9 @@ import numpy as np
 from pycocotools.coco import COCO
 
 from danet_tf.codec import box_to_center_scale
+
+# (box x, y, w, h; input aspect ratio w / h) -> crop region centre (x, y) and size (w, h)
+RegionFn = Callable[[np.ndarray, float], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,27 @@ class DetectionCounts:
         return text + ")"
 
 
+def _region_fn(region: RegionFn | None, padding: float) -> RegionFn:
+    if region is not None:
+        return region
+    return lambda box, aspect: box_to_center_scale(box, aspect, padding)
+
+
 def persons_from_samples(
-    samples: Sequence, aspect_ratio: float, padding: float = 1.25
+    samples: Sequence,
+    aspect_ratio: float,
+    padding: float = 1.25,
+    region: RegionFn | None = None,
 ) -> list[Person]:
-    """Persons for ground-truth boxes (``PoseSample``s of the data readers), box score 1."""
+    """Persons for ground-truth boxes (``PoseSample``s of the data readers), box score 1.
+
+    ``region`` maps a box to its crop region (default: ``box_to_center_scale`` with
+    ``padding``; the authors' protocol passes ``danet_tf.codec.authors.box_to_region``).
+    """
+    to_region = _region_fn(region, padding)
     out = []
     for i, s in enumerate(samples):
-        center, scale = box_to_center_scale(s.bbox, aspect_ratio, padding)
+        center, scale = to_region(np.asarray(s.bbox, np.float64), aspect_ratio)
         out.append(Person(s.image_path, int(s.image_id), center, scale, 1.0, i))
     return out
 
@@ -76,12 +93,15 @@ def persons_from_detections(
     score_threshold: float = 0.0,
     category_id: int | None = None,
     padding: float = 1.25,
+    region: RegionFn | None = None,
 ) -> tuple[list[Person], DetectionCounts]:
     """Persons for the boxes of a COCO detection results file (``image_id``, ``bbox``, ``score``).
 
     Entries for images the annotation file does not know are skipped and counted; a file with
-    no entries, or none left after the score threshold, is an error.
+    no entries, or none left after the score threshold, is an error. ``region`` as for
+    :func:`persons_from_samples`.
     """
+    to_region = _region_fn(region, padding)
     path = Path(dets_file)
     try:
         dets = json.loads(path.read_text())
@@ -117,7 +137,7 @@ def persons_from_detections(
         if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] < 1 or box[3] < 1:
             counts.degenerate_box += 1
             continue
-        center, scale = box_to_center_scale(box, aspect_ratio, padding)
+        center, scale = to_region(box, aspect_ratio)
         image_path = str(Path(image_dir) / coco_gt.imgs[image_id]["file_name"])
         persons.append(Person(image_path, int(image_id), center, scale, float(det["score"])))
     counts.kept = len(persons)

@@ -7,7 +7,7 @@ decoding, the way back to image pixels, rescoring, NMS - is tested against the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -24,14 +24,23 @@ class OraclePredictor:
         flip_pairs: Sequence[Sequence[int]],
         num_keypoints: int,
         flip: bool = True,
+        crop_matrix: Callable[[Person], np.ndarray] | None = None,
+        keep_batches: bool = False,
     ) -> None:
+        """``crop_matrix``: image -> crop affine of a person (default: the codec's geometry;
+        the authors' protocol passes theirs). ``keep_batches`` keeps the input batches."""
         self.flip = flip
+        self.keep_batches = keep_batches
+        self.batches: list[np.ndarray] = []
         self.maps = []
         for person, target in zip(persons, targets, strict=True):
             if target is None:
                 self.maps.append(np.zeros((*codec.heatmap_size, num_keypoints), np.float32))
                 continue
-            m = get_affine_transform(person.center, person.scale, 0.0, codec.input_size)
+            if crop_matrix is None:
+                m = get_affine_transform(person.center, person.scale, 0.0, codec.input_size)
+            else:
+                m = crop_matrix(person)
             kpts = np.asarray(target, np.float64).copy()
             kpts[:, :2] = affine_points(kpts[:, :2], m)
             self.maps.append(codec.encode(kpts)[0])
@@ -41,6 +50,8 @@ class OraclePredictor:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         self.calls += 1
+        if self.keep_batches:
+            self.batches.append(np.array(batch))
         n = len(batch) // 2 if self.flip else len(batch)
         maps = np.stack(self.maps[self.cursor : self.cursor + n])
         self.cursor += n
