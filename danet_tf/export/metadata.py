@@ -8,7 +8,9 @@ Plain json, no TensorFlow: the edge runtime reads it. Fields (``SCHEMA`` names t
 - ``keypoints``: names, flip pairs, skeleton, OKS sigmas;
 - ``codec``: the decode settings (mode, sigma, box padding, aspect ratio);
 - ``quantization``: mode and the tensor dtypes;
-- ``source``: the model name and the sha256 of the source weights file;
+- ``source``: the model name and the sha256 of the source weights file; for a model
+  converted from the authors' checkpoint, ``converted_from`` names that checkpoint and its
+  sha256;
 - ``runtime``: for TFLite, the recommended op resolver (``xnnpack``: false means
   ``BUILTIN_WITHOUT_DEFAULT_DELEGATES``) and why;
 - ``verification``: the numbers measured against the Keras model when it was written.

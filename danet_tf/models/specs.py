@@ -4,8 +4,9 @@ A row is a :class:`ModelSpec` of plain values; one builder
 (:func:`danet_tf.models.builder.build_from_spec`) reads them all. Adding a variant
 means adding a row, and the parametrized tests pick it up with no new test code.
 
-Where the paper is silent, rows follow the authors' MegEngine implementation (see
-``docs/models.md``). The ablations of Tables IV-VII are built on DANet-102.
+Where the paper is silent, rows follow the authors' MegEngine implementation; the
+``*_authors`` rows are that implementation exactly, for their published weights
+(:mod:`danet_tf.convert`). The ablations of Tables IV-VII are built on DANet-102.
 """
 
 from __future__ import annotations

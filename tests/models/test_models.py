@@ -89,9 +89,10 @@ def test_overrides_and_bad_arguments():
         danet_tf.build_model("danet_tiny", input_shape=SMALL, num_keypoints=0)
 
 
-def test_flat_rebuild_matches_in_keras_and_tf_keras():
+@pytest.mark.parametrize("name", ["danet_tiny", "danet72_authors"])
+def test_flat_rebuild_matches_in_keras_and_tf_keras(name):
     tf_keras = pytest.importorskip("tf_keras")
-    model = danet_tf.build_model("danet_tiny", input_shape=SMALL, multi_scale=True)
+    model = danet_tf.build_model(name, input_shape=SMALL, multi_scale=True, blocks=(1, 1, 1, 1))
     x = _image()
     expected = model(x, training=False)
     for K in (keras, tf_keras):
