@@ -30,6 +30,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from danet_tf.codec.heatmap import DECODE_CHUNK
+
 AUTHORS_COMMIT = "cabce0939bbdb78356513b6384f96f7babe388d8"
 # config.py test_x_ext, test_y_ext: the test region is the box grown by 10 % per axis.
 EXTEND = (0.10, 0.10)
@@ -225,8 +227,13 @@ def decode(heatmaps: np.ndarray, heat_range: float = HEAT_RANGE) -> tuple[np.nda
     n, h, w, k = hm.shape
     if n == 0:
         return np.zeros((0, k, 2), np.float64), np.zeros((0, k), np.float32)
-    blurred = np.concatenate([_blur_padded(hm[i]) for i in range(n)])
-    cells = _shift_toward_next_maxima(blurred).reshape(n, k, 2)
+    # A few persons at a time keep the working set in cache (as HeatmapCodec.decode).
+    cells = np.concatenate([
+        _shift_toward_next_maxima(
+            np.concatenate([_blur_padded(hm[i]) for i in range(start, min(start + DECODE_CHUNK, n))])
+        )
+        for start in range(0, n, DECODE_CHUNK)
+    ]).reshape(n, k, 2)  # fmt: skip
     cells[..., 0] = np.clip(cells[..., 0], 0, w - 1)
     cells[..., 1] = np.clip(cells[..., 1], 0, h - 1)
     heat_prob = hm / np.float32(heat_range) + np.float32(1)
