@@ -15,7 +15,18 @@ import argparse
 import sys
 
 from danet_tf.convert import CheckpointMismatchError, UnsafeCheckpointError, convert_checkpoint
+from danet_tf.convert.megengine import BGR_MEAN, BGR_STD
 from danet_tf.evaluation import parse_size
+
+
+def _triple(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(0 < v < 256 for v in values):
+        raise argparse.ArgumentTypeError(f"expected three numbers in (0, 256) like 1,2,3, got {text!r}")
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,11 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--multi-scale", action="store_true", help="keep all four heatmap levels (fine-tuning)"
     )
+    parser.add_argument("--bgr-mean", type=_triple, default=BGR_MEAN,
+                        help="the authors' B,G,R means, 0-255 (default %(default)s)")
+    parser.add_argument("--bgr-std", type=_triple, default=BGR_STD,
+                        help="the authors' B,G,R stds, 0-255 (default %(default)s)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         result = convert_checkpoint(
             args.checkpoint, args.output, model=args.model, input_size=args.input_size,
-            multi_scale=args.multi_scale,
+            multi_scale=args.multi_scale, bgr_mean=args.bgr_mean, bgr_std=args.bgr_std,
         )  # fmt: skip
     except (FileNotFoundError, UnsafeCheckpointError, CheckpointMismatchError, ValueError) as err:
         print(f"conversion FAILED: {err}", file=sys.stderr)

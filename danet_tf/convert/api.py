@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from danet_tf.convert.megengine import from_megengine, source_info
+from danet_tf.convert.megengine import BGR_MEAN, BGR_STD, from_megengine, source_info
 from danet_tf.export.atomic import atomic_path
 from danet_tf.models.loading import SOURCE_MEMBER
 
@@ -48,6 +48,8 @@ def convert_checkpoint(
     model: str | None = None,
     input_size: tuple[int, int] = (256, 192),
     multi_scale: bool = False,
+    bgr_mean: tuple[float, float, float] = BGR_MEAN,
+    bgr_std: tuple[float, float, float] = BGR_STD,
 ) -> Conversion:
     """Convert ``checkpoint`` and write ``output`` (.keras) atomically, verified.
 
@@ -61,9 +63,11 @@ def convert_checkpoint(
     if output.suffix != ".keras":
         raise ValueError(f"output must be a .keras file, got {str(output)!r}")
     converted = from_megengine(
-        checkpoint, model=model, input_size=input_size, multi_scale=multi_scale
-    )
+        checkpoint, model=model, input_size=input_size, multi_scale=multi_scale,
+        bgr_mean=bgr_mean, bgr_std=bgr_std,
+    )  # fmt: skip
     source = source_info(checkpoint)
+    source["bgr_mean"], source["bgr_std"] = list(bgr_mean), list(bgr_std)
     x = _probe(converted)
     expected = _outputs(converted, x)
     with atomic_path(output) as tmp:

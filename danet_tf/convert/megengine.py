@@ -51,6 +51,14 @@ from danet_tf.models import LEVELS, SPECS, build_from_spec, inference_model
 from danet_tf.models.specs import ModelSpec
 
 AUTHORS_BASE = SPECS["danet72_authors"]
+# The authors' per-channel statistics in the order their config lists them, which is the
+# order of their BGR input: the RGB ImageNet constants taken in B, G, R order (their
+# keypoints config before DANet, and the reference outputs this converter is tested on).
+# The config of the commit that added DANet lists 255 x (0.406, 0.485, 0.456) /
+# (0.225, 0.229, 0.224) instead; which one the published weights were trained with cannot
+# be checked without them, so it is an option (README, "Pretrained weights").
+BGR_MEAN = tuple(reversed(AUTHORS_BASE.input_mean))
+BGR_STD = tuple(reversed(AUTHORS_BASE.input_std))
 # The spec fields a checkpoint determines, in the order a mismatch is reported.
 INFERRED_FIELDS = (
     "blocks", "widths", "stem_channels", "growth_rate", "bottleneck", "cau_units",
@@ -306,6 +314,8 @@ def from_megengine(
     model: str | None = None,
     input_size: tuple[int, int] = (256, 192),
     multi_scale: bool = False,
+    bgr_mean: tuple[float, float, float] = BGR_MEAN,
+    bgr_std: tuple[float, float, float] = BGR_STD,
 ) -> keras.Model:
     """Convert an authors' MegEngine DANet checkpoint to a Keras model.
 
@@ -318,6 +328,8 @@ def from_megengine(
         input_size: (H, W) of the model's input, multiples of 32.
         multi_scale: return all four levels (a dict keyed by :data:`LEVELS`) instead of
             the finest heatmaps only.
+        bgr_mean, bgr_std: the statistics the authors' pipeline removed from its B, G, R
+            channels, in that order (0-255 scale); the model stores them in RGB order.
 
     Returns:
         A Keras model taking float32 RGB 0-255 images (N, H, W, 3) named ``image`` and
@@ -330,8 +342,11 @@ def from_megengine(
     if model is not None:
         check_against(inferred, model, str(path))
     name = model or inferred.name or "danet_authors"
+    spec = inferred.spec.replace(
+        input_mean=tuple(reversed(bgr_mean)), input_std=tuple(reversed(bgr_std))
+    )
     built = build_from_spec(
-        inferred.spec, input_shape=(*input_size, 3), num_keypoints=inferred.num_keypoints,
+        spec, input_shape=(*input_size, 3), num_keypoints=inferred.num_keypoints,
         multi_scale=True, name=name,
     )  # fmt: skip
     load_weights(built, state, str(path))

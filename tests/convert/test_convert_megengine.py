@@ -210,3 +210,22 @@ def test_cli_reports_a_mismatch_and_writes_nothing(megengine_reference, tmp_path
     assert run.returncode == 2
     assert "conversion FAILED" in run.stderr and "stage 1 has 1 layers" in run.stderr
     assert not out.exists()
+
+
+def test_bgr_statistics_option_sets_the_models_normalisation(megengine_reference, tmp_path):
+    """The other ordering their configs list: the model stores it in RGB order, and an input
+    shifted by the difference of means gives the reference outputs again."""
+    from danet_tf.models import input_normalization
+
+    alt = (103.53, 123.675, 116.28)  # 255 x (0.406, 0.485, 0.456), B, G, R
+    out = tmp_path / "alt.keras"
+    result = convert_checkpoint(megengine_reference / "tiny.pkl", out, bgr_mean=alt)
+    assert result.source["bgr_mean"] == list(alt)
+    model = from_megengine(megengine_reference / "tiny.pkl", bgr_mean=alt)
+    mean, _ = input_normalization(model)
+    assert mean == pytest.approx(alt[::-1])
+    ref = _reference(megengine_reference, "tiny")
+    x = _rgb(ref)
+    assert _max_diff(model(x, training=False), ref["heatmaps"]) > 1e-3  # the option matters
+    shifted = x + (np.asarray(alt[::-1]) - np.asarray((103.53, 116.28, 123.675))).astype("f4")
+    assert _max_diff(model(shifted, training=False), ref["heatmaps"]) < TOLERANCE
