@@ -10,7 +10,7 @@ from danet_tf.layers.mask_attention import MaskAttention
 from danet_tf.layers.preact_conv import PreActConv
 from danet_tf.layers.xunit import XUnit
 
-CAU_POSITIONS = ("input", "bottleneck", "output")
+CAU_POSITIONS = ("input", "both", "mask")
 SPATIAL_MODES = ("orthogonal", "multiply", "residual", "xunit", "none")
 
 
@@ -22,13 +22,19 @@ class DenseAttentionLayer(ComposedLayer):
     ``g``; MAU (computed from ``f``) gates ``g``; the output is ``concat(f, g)``, so the
     block's width grows by ``growth_rate`` per layer.
 
+    Table V's variants of Fig. 5 have "the same flops and number of parameters" as OAB,
+    which holds only if CAU keeps reweighting the C input channels; what can move is which
+    branch reads the reweighted input. ``cau_position`` is that reading (ours: the figure's
+    text is not legible in the paper's text version).
+
     Args:
         growth_rate: channels each layer adds (32 in DANet).
         bottleneck: width of the 1x1 bottleneck (32 in DANet, ``4 * growth`` in DenseNet).
         use_cau: whether a channel attention unit is used.
-        cau_position: where CAU sits (paper Fig. 5 / Table V): ``"input"`` (on the layer
-            input, DANet), ``"bottleneck"`` (after the 1x1, variant 1) or ``"output"``
-            (on the new features, variant 2).
+        cau_position: which branch reads the CAU-gated input (paper Fig. 5 / Table V):
+            ``"input"`` (the convolution branch; MAU reads the raw input: OAB, DANet and
+            the authors' code), ``"both"`` (both branches: variant 1) or ``"mask"`` (only
+            MAU: variant 2).
         cau_units: squeeze width of CAU (32).
         spatial: the spatial gate of the new features: ``"orthogonal"`` (MAU, x(1 - M)),
             ``"multiply"`` (x M), ``"residual"`` (x (1 + M)), ``"xunit"`` or ``"none"``.
@@ -68,6 +74,11 @@ class DenseAttentionLayer(ComposedLayer):
             )
         if spatial not in SPATIAL_MODES:
             raise ValueError(f"unknown spatial gate {spatial!r}; expected one of {SPATIAL_MODES}")
+        if cau_position == "mask" and spatial not in ("orthogonal", "multiply", "residual"):
+            raise ValueError(
+                f"cau_position={cau_position!r} gates the mask branch, which "
+                f"spatial={spatial!r} does not have"
+            )
         self.growth_rate = int(growth_rate)
         self.bottleneck = int(bottleneck)
         self.use_cau = bool(use_cau)
@@ -99,9 +110,7 @@ class DenseAttentionLayer(ComposedLayer):
         squeezed = (batch, height, width, self.bottleneck)
         new = (batch, height, width, self.growth_rate)
         if self.cau is not None:
-            self.cau.build({"input": input_shape, "bottleneck": squeezed, "output": new}[
-                self.cau_position
-            ])
+            self.cau.build(input_shape)
         self.reduce.build(input_shape)
         self.grow.build(squeezed)
         if isinstance(self.gate, MaskAttention):
@@ -110,17 +119,12 @@ class DenseAttentionLayer(ComposedLayer):
             self.gate.build(new)
 
     def _forward(self, f, ops):
-        x = f
-        if self.cau is not None and self.cau_position == "input":
-            x = ops.apply(self.cau, x)
-        x = ops.apply(self.reduce, x)
-        if self.cau is not None and self.cau_position == "bottleneck":
-            x = ops.apply(self.cau, x)
-        g = ops.apply(self.grow, x)
-        if self.cau is not None and self.cau_position == "output":
-            g = ops.apply(self.cau, g)
+        gated = f if self.cau is None else ops.apply(self.cau, f)
+        conv_in = gated if self.cau_position in ("input", "both") else f
+        mask_in = gated if self.cau_position in ("both", "mask") else f
+        g = ops.apply(self.grow, ops.apply(self.reduce, conv_in))
         if isinstance(self.gate, MaskAttention):
-            g = ops.apply(self.gate, f, g)
+            g = ops.apply(self.gate, mask_in, g)
         elif self.gate is not None:
             g = ops.apply(self.gate, g)
         return ops.concat([f, g])

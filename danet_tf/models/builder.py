@@ -88,7 +88,9 @@ def _stage(x, spec: ModelSpec, index: int):
     if spec.backbone == "resnet":
         for b in range(spec.blocks[index]):
             strides = 2 if (b == 0 and index > 0) else 1
-            x = ResidualBlock(spec.widths[index], strides, name=f"{name}_block{b + 1}")(x)
+            x = ResidualBlock(
+                spec.widths[index], strides, spec.residual_expansion, name=f"{name}_block{b + 1}"
+            )(x)
         return x
     x = OrthogonalAttentionBlock(
         spec.blocks[index],

@@ -40,11 +40,21 @@ def test_danet_counts_are_consistent_with_the_paper():
 def test_complexity_tool_json():
     proc = subprocess.run(
         [sys.executable, str(REPO / "tools" / "complexity.py"), "--models", "danet_tiny",
-         "danet72", "--json"],
-        capture_output=True, text=True, timeout=600,
+         "danet72", "danet102_oab_v1", "--json", "--coarse-heads"],
+        capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = {r["model"]: r for r in json.loads(proc.stdout)}
-    assert rows["danet_tiny"]["paper_params_m"] is None
-    assert rows["danet72"]["paper_gmacs"] == 1.0
-    assert rows["danet72"]["params_ratio"] == pytest.approx(rows["danet72"]["params_m"] / 3.4, abs=1e-3)
+    assert rows["danet_tiny"]["paper_params_m"] is None and rows["danet_tiny"]["table"] is None
+    d72 = rows["danet72"]
+    assert (d72["table"], d72["row"], d72["paper_gflops"], d72["paper_params_m"]) == (
+        "II", "DANet-72", 1.0, 3.4
+    )
+    assert d72["params_ratio"] == pytest.approx(d72["params_m"] / 3.4, abs=1e-3)
+    # The paper convention leaves out the three 4x4/2 transposed convolutions (128 -> 128 at
+    # 8x6, 16x12 and 32x24 inputs): 16 * 128 * 128 * (48 + 192 + 768) MACs.
+    transposed = 16 * 128 * 128 * (48 + 192 + 768) / 1e9
+    assert d72["gmacs"] - d72["gmacs_paper_convention"] == pytest.approx(transposed, abs=1e-3)
+    assert d72["gmacs_ratio"] == pytest.approx(d72["gmacs_paper_convention"] / 1.0, abs=1e-3)
+    assert (rows["danet102_oab_v1"]["table"], rows["danet102_oab_v1"]["row"]) == ("V", "Variant 1")
+    assert d72["coarse_heads_params_m"] > 0 and d72["coarse_heads_gmacs"] > 0
