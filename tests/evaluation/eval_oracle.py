@@ -7,7 +7,10 @@ decoding, the way back to image pixels, rescoring, NMS - is tested against the t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -68,3 +71,14 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     ih = max(0.0, min(ay1 + ah, by1 + bh) - max(ay1, by1))
     inter = iw * ih
     return inter / (aw * ah + bw * bh - inter + 1e-9)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_eval_cli(*args: str) -> subprocess.CompletedProcess:
+    """``tools/eval.py --no-progress ARGS`` in a child process, output captured."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "tools" / "eval.py"), "--no-progress", *args],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip

@@ -5,14 +5,12 @@ import importlib.util
 import io
 import json
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from eval_oracle import OraclePredictor, box_iou
+from eval_oracle import OraclePredictor, box_iou, run_eval_cli
 from pycocotools.coco import COCO
 
 from danet_tf.codec import HeatmapCodec, authors
@@ -186,7 +184,7 @@ def test_authors_protocol_options_are_checked(coco_sample):
     assert report.num_persons == 12 and all(r["score"] == 1.0 for r in report.results)
 
 
-def _load_cli():
+def _loadrun_eval_cli():
     spec = importlib.util.spec_from_file_location("eval_cli", REPO / "tools" / "eval.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -194,7 +192,7 @@ def _load_cli():
 
 
 def test_cli_options_belong_to_their_protocol(capsys):
-    cli = _load_cli()
+    cli = _loadrun_eval_cli()
     base = ["--model", "danet_tiny", "--ann", "a.json"]
     assert cli.parse_args(base).protocol == "danet_tf"
     args = cli.parse_args([*base, "--protocol", "authors", "--heat-range", "255"])
@@ -207,13 +205,6 @@ def test_cli_options_belong_to_their_protocol(capsys):
         with pytest.raises(SystemExit):
             cli.parse_args([*base, *extra])
         assert message in capsys.readouterr().err
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "tools" / "eval.py"), "--no-progress", *args],
-        capture_output=True, text=True, cwd=REPO,
-    )  # fmt: skip
 
 
 @pytest.mark.slow
@@ -229,7 +220,7 @@ def test_cli_protocol_authors_on_gt_box_detections(coco_sample, tmp_path):
     out = tmp_path / "results.json"
     common = ("--model", "danet_tiny", "--ann", str(coco_sample / "val4.json"),
               "--images", str(coco_sample / "images"), "--dets", str(dets_file))  # fmt: skip
-    proc = _cli(*common, "--protocol", "authors", "--batch-size", "8", "--out", str(out))
+    proc = run_eval_cli(*common, "--protocol", "authors", "--batch-size", "8", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "protocol=authors" in proc.stdout and "Average Precision" in proc.stdout
     assert f"persons evaluated: {len(dets)}" in proc.stdout

@@ -3,12 +3,11 @@
 import contextlib
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from eval_oracle import run_eval_cli
 from pycocotools.coco import COCO
 
 from danet_tf.evaluation import evaluate_topdown, keras_predict_fn
@@ -112,17 +111,10 @@ def test_bad_inputs_fail_naming_the_value(coco_sample, lspet, predict, tmp_path)
         _eval(predict, coco_sample / "val4.json", decode="argmax")
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "tools" / "eval.py"), "--no-progress", *args],
-        capture_output=True, text=True, cwd=REPO,
-    )  # fmt: skip
-
-
 @pytest.mark.slow
 def test_cli_end_to_end(coco_sample, tiny_model_file, tmp_path):
     out = tmp_path / "cli_results.json"
-    proc = _cli(
+    proc = run_eval_cli(
         "--model", "danet_tiny", "--weights", str(tiny_model_file),
         "--ann", str(coco_sample / "val4.json"), "--images", str(coco_sample / "images"),
         "--dets", str(coco_sample / "val4_person_dets.json"), "--decode", "dark",
@@ -131,7 +123,7 @@ def test_cli_end_to_end(coco_sample, tiny_model_file, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Average Precision" in proc.stdout and "persons evaluated: 118" in proc.stdout
     assert isinstance(json.loads(out.read_text()), list)
-    bad = _cli(
+    bad = run_eval_cli(
         "--weights",
         str(tiny_model_file),
         "--ann",
