@@ -45,7 +45,9 @@ class DataConfig:
     """Where the samples come from and how they are augmented.
 
     ``annotations: null`` trains on the embedded synthetic dataset, generated once into
-    ``synthetic_dir`` (default: ``~/.cache/danet_tf/synthetic``).
+    ``synthetic_dir`` (default: ``~/.cache/danet_tf/synthetic``). The training samples are
+    visited in a fresh full permutation every pass, a function of ``runtime.seed`` and the
+    pass number only (`danet_tf.data.order`), so there is no shuffle buffer to size.
     """
 
     annotations: str | None = None
@@ -57,35 +59,66 @@ class DataConfig:
     synthetic_val_images: int = _spec(64, min=1)
     # Gaussian sigma per supervised level, in heatmap pixels; None: the model's defaults.
     level_sigmas: dict[str, float] | None = None
+    # Training persons whose annotated box (w x h as in the file, before clipping) is smaller
+    # are dropped. The authors' COCOJoints sets 1500 px^2 but tests it under a key that its
+    # training sample order never holds, so their runs kept every box; HRNet and mmpose do
+    # not filter by area either.
+    min_box_area: float = _spec(0.0, min=0.0)
+    # The box, grown to the input's aspect ratio, is padded by this factor (HRNet, mmpose).
+    box_padding: float = _spec(1.25, min=1.0)
     rotation: float = _spec(45.0, min=0.0, max=180.0)
     scale_range: tuple[float, float] = _spec((0.7, 1.35), min=0.01)
     flip: bool = True
     half_body_prob: float = _spec(0.3, min=0.0, max=1.0)
-    shuffle_buffer: int = _spec(1024, min=1)
+    # Chance that a half-body crop keeps the upper body when both halves qualify: HRNet's
+    # ``np.random.randn() < 0.5`` is P = 0.69, which mmpose 1.x writes as 0.7.
+    half_body_upper_prob: float = _spec(0.7, min=0.0, max=1.0)
+
+
+LOSSES = ("authors", "danet_tf")
+LR_SCALING = ("linear", "sqrt", "none")
 
 
 @dataclass
 class TrainConfig:
-    """Loss, optimizer, schedule and checkpointing. ``batch_size`` is per replica."""
+    """Loss, optimizer, schedule and checkpointing.
 
-    epochs: int = _spec(140, min=1)
+    Batch arithmetic (`danet_tf.training.batching.batch_plan`): ``global_batch_size`` is split
+    evenly over the replicas (an error when the replicas do not divide it), and the learning
+    rates are those for ``reference_batch_size``, scaled by ``lr_scaling``: ``linear``
+    (x global / reference), ``sqrt`` (x sqrt(global / reference)) or ``none``.
+    """
+
+    # The paper: 2.8e7 samples at batch 256, 187 passes over COCO's 150k persons; the
+    # authors' training script: 200 epochs.
+    epochs: int = _spec(200, min=1)
     # None: one pass over the training samples per epoch (at the global batch size).
     steps_per_epoch: int | None = _spec(None, min=1)
-    batch_size: int = _spec(32, min=1)
+    global_batch_size: int = _spec(256, min=1)
+    reference_batch_size: int = _spec(256, min=1)
+    lr_scaling: str = _spec("linear", choices=LR_SCALING)
     optimizer: str = _spec("adam", choices=("adam", "adamw"))
+    # Both rates are for reference_batch_size (see lr_scaling).
     learning_rate: float = _spec(3e-4, min=0.0)
     end_learning_rate: float = _spec(0.0, min=0.0)
     warmup_steps: int = _spec(0, min=0)
     weight_decay: float = _spec(0.0, min=0.0)
+    # Keras adds epsilon to sqrt(v) before the bias correction: at step t it acts as
+    # epsilon / sqrt(1 - beta_2 ** t) of the textbook form, 31.6 x epsilon at step 1.
+    adam_epsilon: float = _spec(1e-8, min=0.0)
     clipnorm: float | None = _spec(None, min=0.0)
-    # Loss weight per supervised level, coarse to fine (danet_tf.models.LEVELS order).
-    level_weights: tuple[float, ...] = _spec((1.0, 1.0, 1.0, 1.0), min=0.0)
-    # Targets are multiplied by this before the MSE (the model learns scaled heatmaps and
+    # authors: MSE on visible (v=2) joints at the coarse levels and OHKM alone at the finest
+    # (their calc_loss); danet_tf: MSE on every labelled joint at every level, plus OHKM.
+    loss: str = _spec("authors", choices=LOSSES)
+    # Loss weight per supervised level, coarse to fine (danet_tf.models.LEVELS order);
+    # None: the loss's own (authors: 1/4 per coarse level and 0 for the finest level's
+    # plain MSE; danet_tf: 1 each).
+    level_weights: tuple[float, ...] | None = _spec(None, min=0.0)
+    # Targets are multiplied by this before the loss (the model learns scaled heatmaps and
     # final.keras divides it back out, so exported heatmaps keep the codec's peak of 1).
-    # 1 is the HRNet convention; Megvii's CPN/MSPN code trained on peaks of 255. A larger
-    # peak lifts the target above the untrained model's output noise and speeds up the
-    # escape from the all-zero plateau, which matters for short runs.
-    target_scale: float = _spec(1.0, min=1e-6)
+    # Megvii's CPN/MSPN code trained on peaks of 255; with peak 1 a large share of the first
+    # gradients lies under Adam's epsilon (docs/training.md, "Target scale and epsilon").
+    target_scale: float = _spec(255.0, min=1e-6)
     ohkm_weight: float = _spec(1.0, min=0.0)
     ohkm_ratio: float = _spec(0.5, min=0.0, max=1.0)
     checkpoint_every_steps: int = _spec(200, min=1)

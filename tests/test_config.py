@@ -16,6 +16,8 @@ def test_defaults_are_the_paper_recipe():
     assert cfg.train.end_learning_rate == 0.0
     assert cfg.model.input_size == (256, 192)
     assert cfg.train.ohkm_ratio == 0.5
+    assert cfg.train.epochs == 200 and cfg.train.global_batch_size == 256
+    assert cfg.train.reference_batch_size == 256 and cfg.train.loss == "authors"
 
 
 def test_yaml_overrides_only_given_fields(tmp_path):
@@ -23,7 +25,7 @@ def test_yaml_overrides_only_given_fields(tmp_path):
     path.write_text("model:\n  name: danet72\ntrain:\n  epochs: 3\n")
     cfg = load_config(path)
     assert (cfg.model.name, cfg.train.epochs) == ("danet72", 3)
-    assert cfg.train.batch_size == Config().train.batch_size
+    assert cfg.train.global_batch_size == Config().train.global_batch_size
 
 
 @pytest.mark.parametrize(
@@ -62,7 +64,9 @@ def test_cli_overrides_are_typed():
 @pytest.mark.parametrize(
     ("over", "needle"),
     [
-        ({"train.batch_size": "-1"}, "train.batch_size: expected >= 1, got -1"),
+        ({"train.global_batch_size": "-1"}, "train.global_batch_size: expected >= 1, got -1"),
+        ({"train.lr_scaling": "cubic"}, "train.lr_scaling: expected one of"),
+        ({"data.half_body_upper_prob": 2}, "data.half_body_upper_prob: expected <= 1.0"),
         ({"train.nope": 1}, "train.nope"),
         ({"data.annotations": "a.json"}, "data.images"),
         ({"data.scale_range": "1.3,0.7"}, "data.scale_range"),

@@ -29,7 +29,7 @@ FLAG_FIELDS = {
     "val_images": "data.val_images",
     "epochs": "train.epochs",
     "steps_per_epoch": "train.steps_per_epoch",
-    "batch_size": "train.batch_size",
+    "batch_size": "train.global_batch_size",
     "lr": "train.learning_rate",
     "checkpoint_every": "train.checkpoint_every_steps",
     "workdir": "runtime.workdir",
@@ -51,8 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workdir", help="checkpoints, logs, final.keras (default work_dirs/<model>)")
     p.add_argument("--epochs", help="number of epochs")
     p.add_argument("--steps-per-epoch", help="steps per epoch (default: one pass over the data)")
-    p.add_argument("--batch-size", help="batch size per replica")
-    p.add_argument("--lr", help="initial learning rate (decays linearly to end_learning_rate)")
+    p.add_argument("--batch-size", help="global batch size, split over the replicas; the "
+                                        "learning rate is scaled by train.lr_scaling")
+    p.add_argument("--lr", help="initial learning rate at train.reference_batch_size "
+                                "(decays linearly to end_learning_rate)")
     p.add_argument("--input-size", help="network input HxW, e.g. 256x192")
     p.add_argument("--checkpoint-every", help="checkpoint every N steps (and every epoch)")
     p.add_argument("--strategy", help=f"one of {', '.join(STRATEGIES)}")

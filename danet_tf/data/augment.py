@@ -4,13 +4,16 @@ One person -> one crop of ``input_size`` (h, w) plus one Gaussian heatmap stack 
 supervised level and per-joint weights, all through `danet_tf.codec` (geometry, flip,
 encoding). Training draws, per sample (HRNet / mmpose recipe, DANet paper values):
 
-- half-body (probability 0.3, persons with > 8 labelled joints): the box becomes the
-  extent of the upper- or the lower-body joints, padded 1.5x;
+- half-body (probability 0.3, persons with > 8 labelled joints): the crop is centred on
+  the mean of the upper- or the lower-body joints (upper with probability 0.7 when both
+  halves have at least 3 labelled joints) and spans their extent, grown to the input's
+  aspect ratio and padded 1.5x (HRNet's ``half_body_transform``);
 - scale: the crop region times U(0.7, 1.35);
 - rotation: U(-45, 45) degrees with probability 0.6 (mmpose rotates 60 % of samples);
 - horizontal flip (probability 0.5): mirror the crop, swap left/right joints.
 
-Boxes are first clipped to the image; joints that leave the crop get weight 0 (codec).
+Boxes are first clipped to the image and padded 1.25x; joints that leave the crop get
+weight 0 (codec).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class AugmentConfig:
     flip: bool = True
     flip_prob: float = 0.5
     half_body_prob: float = 0.3
+    half_body_upper_prob: float = 0.7
     half_body_min_joints: int = 8
     half_body_padding: float = 1.5
 
@@ -52,7 +56,7 @@ class AugmentConfig:
         lo, hi = self.scale_range
         if not 0 < lo <= hi:
             raise ValueError(f"scale_range must be 0 < low <= high, got {self.scale_range!r}")
-        for name in ("rotation_prob", "flip_prob", "half_body_prob"):
+        for name in ("rotation_prob", "flip_prob", "half_body_prob", "half_body_upper_prob"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value!r}")
@@ -172,18 +176,32 @@ class TopDownTransform:
         self.padding = padding
         self.lower = lower_body_mask(keypoint_info.names)
 
-    def _half_body(self, kpts: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    def half_body(self, kpts: np.ndarray, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(center, scale) of a half-body crop of a person's keypoints (K, 3), or None.
+
+        As HRNet's ``half_body_transform``: the upper half (with probability
+        ``half_body_upper_prob``) if it has > 2 labelled joints, else the lower half if it
+        has > 2, else the upper; none if fewer than 2 joints remain or they span no area.
+        The crop is centred on the chosen joints' mean and covers their extent, grown to the
+        input's aspect ratio and padded by ``half_body_padding``.
+        """
         labelled = kpts[:, 2] > 0
         upper, lower = labelled & ~self.lower, labelled & self.lower
-        if rng.random() < 0.5 and upper.sum() > 2:
+        if rng.random() < self.augment.half_body_upper_prob and upper.sum() > 2:
             chosen = upper
         else:
             chosen = lower if lower.sum() > 2 else upper
         if chosen.sum() < 2:
             return None
-        pts = kpts[chosen, :2]
+        pts = kpts[chosen, :2].astype(np.float64)
         lo, hi = pts.min(0), pts.max(0)
-        return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], np.float32)
+        if hi[0] - lo[0] < 1 or hi[1] - lo[1] < 1:
+            return None
+        aspect = self.input_size[1] / self.input_size[0]
+        extent = (lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
+        _, scale = box_to_center_scale(extent, aspect, self.augment.half_body_padding)
+        return pts.mean(0).astype(np.float32), scale
 
     def params(
         self, sample: PoseSample, image_shape: tuple[int, ...], rng: np.random.Generator | None
@@ -194,14 +212,13 @@ class TopDownTransform:
             return None
         aspect = self.input_size[1] / self.input_size[0]
         aug = self.augment
-        padding = self.padding
+        center, scale = box_to_center_scale(box, aspect, self.padding)
         if rng is not None and aug.half_body_prob > 0:
             labelled = int((sample.keypoints[:, 2] > 0).sum())
             if labelled > aug.half_body_min_joints and rng.random() < aug.half_body_prob:
-                half = self._half_body(sample.keypoints, rng)
-                if half is not None and half[2] >= 1 and half[3] >= 1:
-                    box, padding = half, aug.half_body_padding
-        center, scale = box_to_center_scale(box, aspect, padding)
+                half = self.half_body(sample.keypoints, rng)
+                if half is not None:
+                    center, scale = half
         rotation, flip = 0.0, False
         if rng is not None:
             scale = scale * rng.uniform(*aug.scale_range)

@@ -138,7 +138,7 @@ def run_benchmark(
             best[name] = (max(rate, n / wall), min(cpu_ms, 1e3 * cpu / n))
     pipeline = best.pop("pipeline")
     fastest = max(best, key=lambda name: best[name][0])
-    levels = len(pipe.element_spec[1]) - 1 if encode_targets else 0
+    levels = len(set(pipe.element_spec[1]) - {"weights", "visible"}) if encode_targets else 0
     return BenchmarkResult(len(paths), best[fastest][0], pipeline[0], best[fastest][1],
                            pipeline[1], threads, tuple(input_size), levels,
                            tf.as_dtype(image_dtype).name, best)  # fmt: skip

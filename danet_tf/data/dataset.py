@@ -46,6 +46,7 @@ class FilterCounts:
     crowd: int = 0
     no_keypoints: int = 0
     degenerate_box: int = 0
+    small_box: int = 0  # annotated box area under the reader's min_box_area
     clipped_box: int = 0  # kept, but the box was cut to the image borders
 
     def as_dict(self) -> dict[str, int]:
@@ -120,10 +121,12 @@ def filter_person(
     is_crowd: bool = False,
     image_size: tuple[float, float] | None = None,
     min_box_size: float = 1.0,
+    min_box_area: float = 0.0,
 ) -> np.ndarray | None:
     """Apply the reader filters to one person; returns the clipped box or None if dropped.
 
-    Updates `counts` in place. `image_size` is (width, height) when known.
+    Updates `counts` in place. `image_size` is (width, height) when known. ``min_box_area``
+    tests the box as annotated (w x h before clipping), as the DANet authors' reader meant to.
     """
     counts.total += 1
     if is_crowd:
@@ -131,6 +134,9 @@ def filter_person(
         return None
     if not np.any(keypoints[:, 2] > 0):
         counts.no_keypoints += 1
+        return None
+    if min_box_area > 0 and float(bbox[2]) * float(bbox[3]) < min_box_area:
+        counts.small_box += 1
         return None
     width, height = image_size if image_size else (None, None)
     box, changed = clip_box(bbox, width, height)
@@ -144,13 +150,14 @@ def filter_person(
 
 def log_counts(source: str | Path, counts: FilterCounts) -> None:
     logger.info(
-        "%s: kept %d of %d persons (crowd %d, no keypoints %d, degenerate box %d; "
-        "%d boxes clipped to the image)",
+        "%s: kept %d of %d persons (crowd %d, no keypoints %d, degenerate box %d, small box "
+        "%d; %d boxes clipped to the image)",
         source,
         counts.kept,
         counts.total,
         counts.crowd,
         counts.no_keypoints,
         counts.degenerate_box,
+        counts.small_box,
         counts.clipped_box,
     )

@@ -25,8 +25,6 @@ from danet_tf.data.augment import TopDownTransform, shift_matrix, source_region,
 from danet_tf.data.dataset import PoseDataset
 from danet_tf.data.images import SkipCounter, check_bytes, decode_image, jpeg_header, read_bytes
 
-_KEY_MASK = (1 << 63) - 1
-
 SKIP, JPEG, RAW, FATAL = 0, 1, 2, 3  # how a planned sample's bytes are to be decoded
 JPEG_DECODE_FAILED = "JPEG data TensorFlow's decoder rejected"
 
@@ -34,12 +32,14 @@ JPEG_DECODE_FAILED = "JPEG data TensorFlow's decoder rejected"
 class SampleLoader:
     """The Python steps of the pipeline for one dataset and one `TopDownTransform`.
 
-    Crops are (h, w, 3) RGB of ``image_dtype``; keypoints (K, 3) float32 in crop pixels.
+    Crops are (h, w, 3) RGB of ``image_dtype``; keypoints (K, 3) float32 in crop pixels. In
+    training, the augmentation of the element at stream position ``p`` is drawn from
+    ``np.random.default_rng((seed, p))``.
     """
 
     def __init__(
         self, dataset: PoseDataset, transform: TopDownTransform, training: bool,
-        counter: SkipCounter, image_dtype: type = np.float32,
+        counter: SkipCounter, image_dtype: type = np.float32, seed: int = 0,
     ) -> None:  # fmt: skip
         self.samples = dataset.samples
         self.transform = transform
@@ -47,12 +47,13 @@ class SampleLoader:
         self.counter = counter
         self.source = dataset.source
         self.image_dtype = np.dtype(image_dtype)
+        self.seed = int(seed)
         self.num_keypoints = dataset.num_keypoints
         self.planned = 0
         self._lock = threading.Lock()
         self._pending: dict[int, str] = {}  # serial -> path, planned but not yet accounted
 
-    def _plan_one(self, index: int, key: int):
+    def _plan_one(self, index: int, position: int):
         """(mode, bytes, region (y0, x0, h, w), matrix, keypoints) or None (counted)."""
         sample = self.samples[index]
         path = sample.image_path
@@ -66,7 +67,7 @@ class SampleLoader:
             self.counter.skip(path, why)
             return None
         hw = header[:2] if pixels is None else pixels.shape[:2]
-        rng = np.random.default_rng(key & _KEY_MASK) if self.training else None
+        rng = np.random.default_rng((self.seed, position)) if self.training else None
         try:
             planned = self.transform.plan(sample, hw, rng)
             region = None if planned is None else source_region(planned[0], hw, self.transform.input_size)
@@ -84,13 +85,14 @@ class SampleLoader:
         raw = np.ascontiguousarray(pixels[y0 : y0 + h, x0 : x0 + w]).tobytes()
         return RAW, raw, (0, 0, h, w), matrix, kpts
 
-    def plan(self, serials: np.ndarray, indices: np.ndarray, keys: np.ndarray) -> tuple:
+    def plan(self, serials: np.ndarray, indices: np.ndarray, positions: np.ndarray) -> tuple:
         """A chunk of samples -> (mode (n,) int32, data (n,) bytes, region (n, 4) int32,
         matrix (n, 2, 3) float32, keypoints (n, K, 3) float32).
 
         One call per chunk, not per sample: each `tf.numpy_function` call costs ~0.13 CPU-ms
         of its own (measured on the 2-core machine), a third of a small LSPET sample.
-        ``serials`` number the elements in pipeline order (see `account`).
+        ``serials`` number the elements in pipeline order (see `account`); ``positions``
+        are their positions in the stream (they seed the augmentation).
         """
         n = len(indices)
         mode = np.zeros(n, np.int32)
@@ -99,7 +101,7 @@ class SampleLoader:
         matrix = np.zeros((n, 2, 3), np.float32)
         kpts = np.zeros((n, self.num_keypoints, 3), np.float32)
         for i in range(n):
-            out = self._plan_one(int(indices[i]), int(keys[i]))
+            out = self._plan_one(int(indices[i]), int(positions[i]))
             if out is None:
                 continue
             mode[i], data[i], region[i], matrix[i], kpts[i] = out

@@ -6,9 +6,11 @@ stages are mapped in parallel (see `danet_tf.data.loader`). The Gaussian targets
 rendered per batch in the graph (`danet_tf.data.targets`, the codec's formula), or in the
 train step when ``encode_targets=False``.
 
-Randomness is reproducible: each element carries a key drawn from a seeded
-`tf.data.Dataset.random`, and its augmentation uses a numpy generator seeded with that
-key, so results do not depend on which thread ran first. A sample whose image is missing,
+Randomness is reproducible and positional: training visits a fresh full permutation of
+the samples every pass (`danet_tf.data.order`), and the augmentation of the element at
+stream position ``p`` is drawn from a numpy generator seeded with ``(seed, p)``. So results
+do not depend on which thread ran first, on the number of shards, or on where a run was
+resumed (``start``). A sample whose image is missing,
 corrupt or truncated, or whose box lies outside the image, is dropped and counted in a
 `SkipCounter`; the run goes on.
 """
@@ -18,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import cv2
+import numpy as np
 import tensorflow as tf
 
 from danet_tf.data.augment import AugmentConfig, TopDownTransform
 from danet_tf.data.dataset import PoseDataset
 from danet_tf.data.images import SkipCounter
 from danet_tf.data.loader import FATAL, JPEG, SKIP, SampleLoader
+from danet_tf.data.order import sample_indices
 from danet_tf.data.targets import encode_heatmaps, keypoint_weights
 
 
@@ -44,7 +48,7 @@ def build_dataset(
     training: bool = True,
     seed: int = 0,
     repeat: bool | None = None,
-    shuffle_buffer: int | None = None,
+    start: int = 0,
     drop_remainder: bool | None = None,
     num_shards: int = 1,
     shard_index: int = 0,
@@ -53,6 +57,8 @@ def build_dataset(
     scale_range: tuple[float, float] = (0.7, 1.35),
     flip: bool = True,
     half_body_prob: float = 0.3,
+    half_body_upper_prob: float = 0.7,
+    box_padding: float = 1.25,
     with_keypoints: bool = False,
     skip_counter: SkipCounter | None = None,
     num_parallel_calls: int = tf.data.AUTOTUNE,
@@ -68,15 +74,19 @@ def build_dataset(
         batch_size: samples per batch (for `experimental_distribute_dataset`, the global batch).
         input_size: crop (h, w). heatmap_size: (h, w), default input_size / 4.
         level_sigmas: level name -> sigma; default the model's `DEFAULT_LEVEL_SIGMAS`.
-        training: shuffle and augment (rotation, scale, flip, half-body); False gives plain
-            centred crops in file order.
+        training: shuffle (a fresh full permutation per pass, `danet_tf.data.order`) and
+            augment (rotation, scale, flip, half-body); False gives plain centred crops in
+            file order.
         seed: the same seed gives the same batches (order and augmentation).
         repeat: endless dataset; default ``training``.
-        shuffle_buffer: default the whole dataset (a full permutation each epoch).
+        start: elements this pipeline has already served (a resumed run): the dataset
+            begins with the element an uninterrupted one would yield next.
         drop_remainder: default ``training`` (static batch shape for distribution).
         num_shards, shard_index: this input pipeline's share of the samples, for
-            `distribute_datasets_from_function` (then auto-sharding is switched off).
-        rotation .. half_body_prob: augmentation (see `AugmentConfig`).
+            `distribute_datasets_from_function` (then auto-sharding is switched off): every
+            ``num_shards``-th position of the stream, starting at ``shard_index``.
+        rotation .. half_body_upper_prob: augmentation (see `AugmentConfig`).
+        box_padding: the box, grown to the input's aspect ratio, is padded by this factor.
         with_keypoints: also yield keypoints (B, K, 3) in crop pixels.
         skip_counter: where dropped samples are counted; a new one otherwise. Either way it
             is available as ``ds.skip_counter``.
@@ -106,6 +116,8 @@ def build_dataset(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard_index {shard_index} not in [0, num_shards={num_shards})")
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
     image_dtype = tf.as_dtype(image_dtype)
     if image_dtype not in (tf.float32, tf.uint8):
         raise ValueError(f"image_dtype must be float32 or uint8, got {image_dtype.name!r}")
@@ -118,33 +130,32 @@ def build_dataset(
             scale_range=tuple(scale_range),
             flip=flip,
             half_body_prob=half_body_prob,
+            half_body_upper_prob=half_body_upper_prob,
         )
         if training
         else AugmentConfig.none()
     )
     sigmas = dict(level_sigmas) if level_sigmas else default_level_sigmas()
-    transform = TopDownTransform(dataset.keypoint_info, input_size, None, heatmap_size, augment)
+    transform = TopDownTransform(dataset.keypoint_info, input_size, None, heatmap_size, augment,
+                                 box_padding)  # fmt: skip
     counter = skip_counter if skip_counter is not None else SkipCounter()
-    loader = SampleLoader(dataset, transform, training, counter, image_dtype.as_numpy_dtype)
+    loader = SampleLoader(dataset, transform, training, counter, image_dtype.as_numpy_dtype,
+                          seed)  # fmt: skip
     h, w = transform.input_size
     k = dataset.num_keypoints
     if opencv_threads is not None:
         cv2.setNumThreads(opencv_threads)
 
-    ds = tf.data.Dataset.range(len(dataset))
-    if num_shards > 1:
-        ds = ds.shard(num_shards, shard_index)
-    if training:
-        n = len(dataset) // num_shards + 1
-        ds = ds.shuffle(shuffle_buffer or n, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    keys = tf.data.Dataset.random(seed=seed * 1000003 + shard_index)
-    ds = tf.data.Dataset.zip((ds, keys)).enumerate()  # (serial, (index, key))
+    n = len(dataset)
+    # This pipeline's positions in the stream; training maps them through the permutations.
+    stop = np.iinfo(np.int64).max if repeat else n
+    ds = tf.data.Dataset.range(start * num_shards + shard_index, stop, num_shards)
+    ds = ds.enumerate()  # (serial, position)
 
-    def plan(serial: tf.Tensor, index_key: tuple[tf.Tensor, tf.Tensor]):
+    def plan(serial: tf.Tensor, position: tf.Tensor):
+        index = sample_indices(position, n, seed) if training else position % n
         mode, data, region, matrix, kpts = tf.numpy_function(
-            loader.plan, [serial, *index_key],
+            loader.plan, [serial, index, position],
             (tf.int32, tf.string, tf.int32, tf.float32, tf.float32), stateful=False,
         )  # fmt: skip
         return serial, mode, data, tf.ensure_shape(region, (None, 4)), \

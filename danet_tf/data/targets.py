@@ -5,7 +5,9 @@ the bottleneck of the input pipeline (4 levels at 64x48: 1.7 ms of the 4.5 ms pe
 on the 2-core machine). The same formula on a whole batch in the graph runs in TF's C++
 thread pool instead. The conventions are the codec's (see `danet_tf.codec`): cell centre
 ``u = (x + 0.5) / stride - 0.5``, unnormalised Gaussian with peak 1, zero map and weight 0
-for unlabelled joints and joints outside the crop. `tests/data/test_data_targets.py`
+for unlabelled joints and joints outside the crop; ``visible`` is the weight of the joints
+labelled visible (v = 2), which the authors' loss uses at the coarse levels.
+`tests/data/test_data_targets.py`
 checks equality with `HeatmapCodec.encode`, so the two cannot drift apart silently.
 """
 
@@ -31,7 +33,8 @@ def encode_heatmaps(
     heatmap_size: tuple[int, int],
     level_sigmas: Mapping[str, float],
 ) -> dict[str, tf.Tensor]:
-    """Keypoints (B, K, 3) in crop pixels -> {level: (B, h, w, K)} plus ``weights`` (B, K)."""
+    """Keypoints (B, K, 3) in crop pixels -> {level: (B, h, w, K)}, ``weights`` and ``visible``
+    (B, K)."""
     in_h, in_w = input_size
     h, w = heatmap_size
     weights = keypoint_weights(keypoints, input_size)
@@ -47,4 +50,10 @@ def encode_heatmaps(
         gy = tf.exp(-dy2 / (2.0 * float(sigma) ** 2))
         out[level] = gy[:, :, None, :] * gx[:, None, :, :]
     out["weights"] = weights
+    out["visible"] = visible_weights(keypoints, weights)
     return out
+
+
+def visible_weights(keypoints: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """(B, K) float32: ``weights`` of the joints labelled visible (v = 2), else 0."""
+    return weights * tf.cast(keypoints[..., 2] > 1.5, tf.float32)

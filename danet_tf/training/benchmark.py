@@ -14,7 +14,12 @@ import tensorflow as tf
 
 from danet_tf.config import load_config
 from danet_tf.training.strategy import make_strategy
-from danet_tf.training.trainer import _levels_and_sigmas, _make_train_step, default_model_builder
+from danet_tf.training.trainer import (
+    _levels_and_sigmas,
+    _make_train_step,
+    default_model_builder,
+    resolve_level_weights,
+)
 
 
 def benchmark_train_step(
@@ -32,7 +37,7 @@ def benchmark_train_step(
         ``{"samples_per_s", "ms_per_step", "batch_size", "steps"}``.
     """
     cfg = load_config(None, {"model.name": model, "model.input_size": list(input_size),
-                             "train.batch_size": batch_size,
+                             "train.global_batch_size": batch_size,
                              "runtime.mixed_precision": mixed_precision})
     if mixed_precision:
         keras.mixed_precision.set_global_policy(
@@ -56,7 +61,7 @@ def benchmark_train_step(
     ds = tf.data.Dataset.from_tensors((images, targets)).repeat()
     iterator = iter(strategy.distribute_datasets_from_function(lambda ctx: ds))
     step = _make_train_step(strategy, net, optimizer, step_var, levels,
-                            cfg.train.level_weights, cfg, batch_size, sigmas)
+                            resolve_level_weights(cfg, levels), cfg, batch_size, sigmas)
     for _ in range(warmup):
         float(step(iterator)["loss"])
     t0 = time.perf_counter()

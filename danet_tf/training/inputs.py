@@ -18,11 +18,12 @@ import tensorflow as tf
 
 from danet_tf.config import Config
 
-# (per-replica batch, seed, number of input pipelines, this pipeline's index) -> an endless,
-# batched dataset of (images, targets): uint8 or float32 images; targets either
-# {level: heatmaps, "weights": weights} or {"keypoints": (B, K, 3), "weights": weights},
-# which the train step renders into heatmaps (what `build_inputs` makes).
-TrainFactory = Callable[[int, int, int, int], tf.data.Dataset]
+# (per-replica batch, seed, number of input pipelines, this pipeline's index, samples this
+# pipeline has already served (resume)) -> an endless, batched dataset of (images, targets):
+# uint8 or float32 images; targets either {level: heatmaps, "weights": ..., "visible": ...}
+# or {"keypoints": (B, K, 3), "weights": weights}, which the train step renders into
+# heatmaps (what `build_inputs` makes).
+TrainFactory = Callable[[int, int, int, int, int], tf.data.Dataset]
 # batch -> a finite, unaugmented dataset of (images, targets, keypoints (B, K, 3) in crop pixels).
 ValFactory = Callable[[int], tf.data.Dataset]
 
@@ -71,23 +72,27 @@ def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
         train_ann, train_img = cfg.data.annotations, cfg.data.images
         val_ann, val_img = cfg.data.val_annotations, cfg.data.val_images
         description = str(train_ann)
-    train_set = load_coco(train_ann, train_img, num_keypoints=cfg.model.num_keypoints)
+    train_set = load_coco(train_ann, train_img, num_keypoints=cfg.model.num_keypoints,
+                          min_box_area=cfg.data.min_box_area)
     if len(train_set) == 0:
         raise ValueError(f"data.annotations: {str(train_ann)!r} has no usable person")
     val_set = load_coco(val_ann, val_img, num_keypoints=train_set.num_keypoints) \
         if val_ann is not None else None
-    common = dict(input_size=tuple(cfg.model.input_size), level_sigmas=level_sigmas)
+    common = dict(input_size=tuple(cfg.model.input_size), level_sigmas=level_sigmas,
+                  box_padding=cfg.data.box_padding)
     aug = dict(
         rotation=cfg.data.rotation,
         scale_range=tuple(cfg.data.scale_range),
         flip=cfg.data.flip,
         half_body_prob=cfg.data.half_body_prob,
+        half_body_upper_prob=cfg.data.half_body_upper_prob,
     )
 
-    def make_train(batch: int, seed: int, num_shards: int, shard: int) -> tf.data.Dataset:
+    def make_train(batch: int, seed: int, num_shards: int, shard: int, start: int
+                   ) -> tf.data.Dataset:
         return build_dataset(
-            train_set, batch_size=batch, training=True, seed=seed, repeat=True,
-            shuffle_buffer=cfg.data.shuffle_buffer, num_shards=num_shards, shard_index=shard,
+            train_set, batch_size=batch, training=True, seed=seed, repeat=True, start=start,
+            num_shards=num_shards, shard_index=shard,
             encode_targets=False, image_dtype=tf.uint8,  # the train step casts and renders
             **common, **aug,
         )

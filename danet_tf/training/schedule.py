@@ -64,12 +64,18 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def build_optimizer(cfg: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
-    """Adam (or AdamW) on the linear-decay schedule described by ``cfg``."""
+def build_optimizer(cfg: TrainConfig, total_steps: int, lr_factor: float = 1.0
+                    ) -> keras.optimizers.Optimizer:
+    """Adam (or AdamW) on the linear-decay schedule described by ``cfg``.
+
+    ``lr_factor`` multiplies both rates (`danet_tf.training.batching.batch_plan` gives it for
+    the run's global batch).
+    """
     schedule = LinearDecay(
-        cfg.learning_rate, total_steps, cfg.end_learning_rate, min(cfg.warmup_steps, total_steps - 1)
+        cfg.learning_rate * lr_factor, total_steps, cfg.end_learning_rate * lr_factor,
+        min(cfg.warmup_steps, total_steps - 1),
     )
-    kwargs: dict[str, Any] = {"learning_rate": schedule}
+    kwargs: dict[str, Any] = {"learning_rate": schedule, "epsilon": cfg.adam_epsilon}
     if cfg.clipnorm is not None:
         kwargs["clipnorm"] = cfg.clipnorm
     if cfg.optimizer == "adamw":

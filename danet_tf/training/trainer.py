@@ -9,7 +9,10 @@ MultiWorkerMirroredStrategy. Here a ``tf.train.CheckpointManager`` saves model, 
 ``checkpoint_every_steps`` steps and at every epoch end; TensorFlow writes a checkpoint
 completely before it points ``checkpoint`` at it, so a kill at any moment leaves the previous
 one usable. Rerunning the same command resumes at the saved step and stops at exactly
-``epochs * steps_per_epoch`` steps.
+``epochs * steps_per_epoch`` steps. The data resume too: the input pipeline's sample order
+and augmentation are functions of the seed and the sample's position in the stream
+(`danet_tf.data.order`), so a resumed run starts at the position the killed run had reached
+and sees the samples it would have seen.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ import tensorflow as tf
 
 from danet_tf.config import Config
 from danet_tf.data.targets import encode_heatmaps
+from danet_tf.training.batching import batch_plan
 from danet_tf.training.inputs import TrainInputs, build_inputs
 from danet_tf.training.logs import TrainLogger
-from danet_tf.training.losses import pose_loss
+from danet_tf.training.losses import default_level_weights, pose_loss
 from danet_tf.training.metrics import pck
 from danet_tf.training.schedule import build_optimizer
 from danet_tf.training.strategy import is_chief, make_strategy, split_cpu, worker_id
@@ -77,6 +81,17 @@ def _levels_and_sigmas(cfg: Config) -> tuple[tuple[str, ...], dict[str, float]]:
         raise ValueError(f"data.level_sigmas: unknown levels {unknown}; known: {list(levels)}")
     levels = tuple(lvl for lvl in levels if lvl in sigmas)
     return levels, {lvl: float(sigmas[lvl]) for lvl in levels}
+
+
+def resolve_level_weights(cfg: Config, levels: tuple[str, ...]) -> tuple[float, ...]:
+    """``train.level_weights``, or the defaults of ``train.loss`` for ``levels``."""
+    weights = cfg.train.level_weights or default_level_weights(cfg.train.loss, len(levels))
+    if len(weights) != len(levels):
+        raise ValueError(
+            f"train.level_weights: expected {len(levels)} values for {list(levels)}, "
+            f"got {list(weights)}"
+        )
+    return tuple(weights)
 
 
 def resolve_workdir(cfg: Config) -> Path:
@@ -132,12 +147,7 @@ def train(
         levels, sigmas = _levels_and_sigmas(cfg)
     else:
         sigmas = {}
-    level_weights = cfg.train.level_weights
-    if len(level_weights) != len(levels):
-        raise ValueError(
-            f"train.level_weights: expected {len(levels)} values for {list(levels)}, "
-            f"got {list(cfg.train.level_weights)}"
-        )
+    level_weights = resolve_level_weights(cfg, levels)
     if model_builder is None:
         check_model_name(cfg.model.name)
     if inputs is None:
@@ -145,13 +155,14 @@ def train(
     builder = model_builder or default_model_builder
 
     replicas = strategy.num_replicas_in_sync
-    global_batch = cfg.train.batch_size * replicas
+    plan = batch_plan(cfg.train, replicas)
+    global_batch = plan.global_batch
     steps_per_epoch = cfg.train.steps_per_epoch or max(1, inputs.num_train_samples // global_batch)
     total_steps = cfg.train.epochs * steps_per_epoch
 
     with strategy.scope():
         model = builder(cfg, inputs.num_keypoints)
-        optimizer = build_optimizer(cfg.train, total_steps)
+        optimizer = build_optimizer(cfg.train, total_steps, plan.lr_factor)
         if policy == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
@@ -175,14 +186,16 @@ def train(
     if verbose and chief:
         state = f"resuming at step {start_step}" if latest else "starting"
         print(f"{state}: {total_steps} steps ({cfg.train.epochs} epochs x {steps_per_epoch}), "
-              f"{replicas} replica(s) x batch {cfg.train.batch_size}, data: "
+              f"{plan.describe(cfg.train)}, loss {cfg.train.loss}, data: "
               f"{inputs.description or inputs.num_train_samples}", flush=True)
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-        # A fresh seed per resume point: a resumed run does not replay the first batches.
-        seed = cfg.runtime.seed + 1000003 * start_step + ctx.input_pipeline_id
+        # Each pipeline serves global_batch / num_input_pipelines samples per step; on resume
+        # it starts where the interrupted run's pipeline had got to.
         batch = ctx.get_per_replica_batch_size(global_batch)
-        return inputs.make_train(batch, seed, ctx.num_input_pipelines, ctx.input_pipeline_id)
+        start = start_step * (global_batch // ctx.num_input_pipelines)
+        return inputs.make_train(batch, cfg.runtime.seed, ctx.num_input_pipelines,
+                                 ctx.input_pipeline_id, start)
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     train_step = _make_train_step(
@@ -264,7 +277,8 @@ def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
             terms = pose_loss(targets, outputs, levels, level_weights, cfg.train.ohkm_weight,
-                              cfg.train.ohkm_ratio, cfg.train.target_scale)
+                              cfg.train.ohkm_ratio, cfg.train.target_scale,
+                              coarse_visible_only=cfg.train.loss == "authors")
             loss = tf.nn.compute_average_loss(terms["loss"], global_batch_size=global_batch)
             if model.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))

@@ -182,3 +182,43 @@ def test_region_warp_outside_image_is_border():
     matrix = get_affine_transform(np.array([500.0, 500.0]), np.array([30.0, 40.0]), 0.0, INPUT)
     assert source_region(matrix, image.shape[:2], INPUT) is None
     assert not warp_crop(image, matrix, INPUT).any()
+
+
+def _half_body_sample():
+    from danet_tf.data import PoseSample
+
+    rng = np.random.default_rng(1)
+    kpts = np.zeros((17, 3), np.float32)
+    kpts[:11, :2] = rng.uniform([100, 50], [160, 140], (11, 2))  # nose .. wrists
+    kpts[11:, :2] = rng.uniform([90, 150], [170, 300], (6, 2))  # hips .. ankles
+    kpts[:, 2] = 2
+    return PoseSample("x.jpg", 1, np.array([80, 40, 100, 270], np.float32), kpts)
+
+
+@pytest.mark.parametrize(("upper_prob", "half"), [(1.0, slice(0, 11)), (0.0, slice(11, 17))])
+def test_half_body_is_centred_on_the_chosen_joints_mean(upper_prob, half):
+    from danet_tf.codec import KeypointInfo, box_to_center_scale
+
+    s = _half_body_sample()
+    aug = AugmentConfig(rotation=0, scale_range=(1, 1), flip=False, half_body_prob=1.0,
+                        half_body_upper_prob=upper_prob)  # fmt: skip
+    t = TopDownTransform(KeypointInfo.coco(), INPUT, augment=aug)
+    center, scale, _, _ = t.params(s, (400, 300, 3), np.random.default_rng(0))
+    pts = s.keypoints[half, :2].astype(np.float64)
+    np.testing.assert_allclose(center, pts.mean(0), rtol=1e-6)
+    lo, hi = pts.min(0), pts.max(0)
+    _, expected = box_to_center_scale([*lo, *(hi - lo)], INPUT[1] / INPUT[0], 1.5)
+    np.testing.assert_allclose(scale, expected, rtol=1e-6)
+    # Not the centre of the joints' extent, which is what a box-based crop would give.
+    assert np.abs(center - (lo + hi) / 2).max() > 1.0
+
+
+def test_half_body_keeps_the_upper_body_at_the_configured_rate():
+    from danet_tf.codec import KeypointInfo
+
+    s = _half_body_sample()
+    t = TopDownTransform(KeypointInfo.coco(), INPUT, augment=AugmentConfig(half_body_prob=1.0))
+    upper_mean = s.keypoints[:11, :2].mean(0)
+    rng = np.random.default_rng(0)
+    upper = [np.allclose(t.half_body(s.keypoints, rng)[0], upper_mean) for _ in range(2000)]
+    assert 0.66 < np.mean(upper) < 0.74  # 0.7 +- 4 standard errors

@@ -27,7 +27,7 @@ def test_shapes_and_dtypes(coco_val):
     ds = build_dataset(coco_val, batch_size=4, input_size=INPUT, level_sigmas=SIGMAS, seed=0)
     images, targets = next(iter(ds))
     assert images.shape == (4, 64, 48, 3) and images.dtype == tf.float32
-    assert set(targets) == {"heatmaps_s16", "heatmaps", "weights"}
+    assert set(targets) == {"heatmaps_s16", "heatmaps", "weights", "visible"}
     for level in SIGMAS:
         assert targets[level].shape == (4, 16, 12, 17) and targets[level].dtype == tf.float32
     assert targets["weights"].shape == (4, 17)
@@ -40,7 +40,7 @@ def test_default_levels_are_the_models(coco_val):
     from danet_tf.models import LEVELS
 
     ds = build_dataset(coco_val, batch_size=2, input_size=INPUT)
-    assert set(ds.element_spec[1]) == {*LEVELS, "weights"}
+    assert set(ds.element_spec[1]) == {*LEVELS, "weights", "visible"}
 
 
 def _batches(ds, n: int):

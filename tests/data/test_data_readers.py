@@ -113,3 +113,15 @@ def test_malformed_mpii(tmp_path: Path):
     path.write_text(json.dumps({"image": "a.jpg"}))
     with pytest.raises(AnnotationError, match="must be a list"):
         load_mpii(path)
+
+
+def test_min_box_area_drops_small_annotated_boxes(tmp_path: Path):
+    images = [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 200}]
+    boxes = [[10, 10, 30, 40],  # 1200 px^2: dropped at 1500
+             [50, 50, 40, 40],  # 1600: kept
+             [-20, 100, 40, 40]]  # 1600 as annotated, 800 after clipping: kept
+    ann = write_coco(tmp_path / "a.json", images, [person(1, i + 1, b) for i, b in enumerate(boxes)])
+    assert len(load_coco(ann, tmp_path)) == 3
+    ds = load_coco(ann, tmp_path, min_box_area=1500)
+    assert [s.annotation_id for s in ds.samples] == [2, 3]
+    assert (ds.counts.small_box, ds.counts.kept, ds.counts.total) == (1, 2, 3)

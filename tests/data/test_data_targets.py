@@ -30,4 +30,5 @@ def test_matches_codec(input_size, heatmap_size):
             hm, wt = codec.encode(kpts[i])
             np.testing.assert_allclose(out[level][i].numpy(), hm, atol=2e-6)
             np.testing.assert_array_equal(out["weights"][i].numpy(), wt)
+            np.testing.assert_array_equal(out["visible"][i].numpy(), wt * (kpts[i, :, 2] == 2))
     assert out["fine"].shape == (b, *heatmap_size, k)

@@ -32,13 +32,13 @@ def random_inputs(num_keypoints: int = 5, size: tuple[int, int] = (64, 32),
                   num_samples: int = 64) -> TrainInputs:
     h, w = size
 
-    def make(batch: int, seed: int, num_shards: int, shard: int) -> tf.data.Dataset:
+    def make(batch: int, seed: int, num_shards: int, shard: int, start: int) -> tf.data.Dataset:
         rng = np.random.default_rng(seed)
         n = 16
         images = rng.uniform(0, 255, (n, h, w, 3)).astype(np.float32)
         heat = rng.uniform(0, 1, (n, h // 4, w // 4, num_keypoints)).astype(np.float32)
         weights = (rng.uniform(size=(n, num_keypoints)) > 0.2).astype(np.float32)
-        targets = {lvl: heat for lvl in LEVELS} | {"weights": weights}
+        targets = {lvl: heat for lvl in LEVELS} | {"weights": weights, "visible": weights}
         return tf.data.Dataset.from_tensor_slices((images, targets)).repeat().batch(batch)
 
     return TrainInputs(num_keypoints, num_samples, make, description="random tensors")
@@ -57,10 +57,11 @@ def sharded_inputs(num_keypoints: int = 5, size: tuple[int, int] = (64, 32),
     images = rng.uniform(0, 255, (num_samples, h, w, 3)).astype(np.float32)
     heat = rng.uniform(0, 1, (num_samples, h // 4, w // 4, num_keypoints)).astype(np.float32)
     weights = (rng.uniform(size=(num_samples, num_keypoints)) > 0.2).astype(np.float32)
-    targets = {lvl: heat for lvl in LEVELS} | {"weights": weights}
+    visible = weights * (rng.uniform(size=weights.shape) > 0.3)
+    targets = {lvl: heat for lvl in LEVELS} | {"weights": weights, "visible": visible}
 
-    def make(batch: int, seed: int, num_shards: int, shard: int) -> tf.data.Dataset:
+    def make(batch: int, seed: int, num_shards: int, shard: int, start: int) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((images, targets)).shard(num_shards, shard)
-        return ds.repeat().batch(batch, drop_remainder=True)
+        return ds.repeat().skip(start).batch(batch, drop_remainder=True)
 
     return TrainInputs(num_keypoints, num_samples, make, description="fixed random tensors")

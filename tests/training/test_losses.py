@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from danet_tf.training.losses import joint_mse, ohkm, ohkm_topk, pose_loss
+from danet_tf.training.losses import default_level_weights, joint_mse, ohkm, ohkm_topk, pose_loss
 
 
 def _maps(values):
@@ -64,3 +64,57 @@ def test_target_scale_multiplies_the_targets():
     outputs = {"fine": np.full((1, 2, 2, 2), 5.0, np.float32)}
     terms = pose_loss(targets, outputs, ("fine",), (1.0,), ohkm_weight=0.0, target_scale=10.0)
     np.testing.assert_allclose(terms["loss"].numpy(), [0.0])
+
+
+def _authors_numpy(pred, label, vis, inside, k_top):
+    """The authors' calc_loss (MegEngine danet.py) in numpy, on (L, N, K, H, W) arrays.
+
+    Coarse levels: square_loss (the mean over N, K, H, W) of maps masked by v > 1.1, / 4;
+    finest: per joint mean over H, W masked by v > 0.1, the k_top largest of each sample
+    averaged, then averaged over the batch.
+    """
+    valid = np.where(inside, vis, 0.0)  # their crop zeroes v of joints that leave it
+    loss = 0.0
+    for lvl in range(pred.shape[0] - 1):
+        m = (valid > 1.1)[:, :, None, None]
+        loss += np.mean((pred[lvl] * m - label[lvl] * m) ** 2) / 4
+    tmp = ((pred[-1] - label[-1]) ** 2).mean((2, 3)) * (valid > 0.1)
+    loss += np.mean([np.sort(row)[::-1][:k_top].mean() for row in tmp])
+    return loss
+
+
+def test_authors_loss_matches_their_formula():
+    rng = np.random.default_rng(0)
+    n, k, h, w = 3, 17, 4, 3
+    levels = ("s32", "s16", "s8", "s4")
+    label = rng.uniform(0, 1, (4, n, k, h, w)).astype(np.float32)
+    pred = rng.normal(0, 150, (4, n, k, h, w)).astype(np.float32)
+    vis = rng.integers(0, 3, (n, k)).astype(np.float32)
+    inside = rng.uniform(size=(n, k)) > 0.2
+    weights = ((vis > 0) & inside).astype(np.float32)
+    to_nhwk = lambda a: a.transpose(0, 2, 3, 1)  # noqa: E731
+    targets = {lvl: to_nhwk(label[i]) for i, lvl in enumerate(levels)}
+    targets |= {"weights": weights, "visible": weights * (vis == 2)}
+    outputs = {lvl: to_nhwk(pred[i]) for i, lvl in enumerate(levels)}
+    terms = pose_loss(targets, outputs, levels, default_level_weights("authors", 4),
+                      ohkm_weight=1.0, ohkm_ratio=0.5, target_scale=255.0,
+                      coarse_visible_only=True)  # fmt: skip
+    expected = _authors_numpy(pred, label * 255.0, vis, inside, k_top=8)
+    # The trainer averages the per-sample losses over the global batch.
+    np.testing.assert_allclose(terms["loss"].numpy().mean(), expected, rtol=1e-5)
+    # Our own preset differs: every labelled joint at every level, plus OHKM.
+    ours = pose_loss(targets, outputs, levels, default_level_weights("danet_tf", 4),
+                     target_scale=255.0)  # fmt: skip
+    assert abs(float(ours["loss"].numpy().mean()) - expected) > 0.1 * expected
+
+
+def test_visible_mask_is_required_for_the_authors_loss():
+    targets = {"a": np.zeros((1, 2, 2, 1), np.float32), "b": np.zeros((1, 2, 2, 1), np.float32),
+               "weights": np.ones((1, 1), np.float32)}  # fmt: skip
+    with pytest.raises(ValueError, match="visible"):
+        pose_loss(targets, dict(targets), ("a", "b"), (0.25, 0.0), coarse_visible_only=True)
+
+
+def test_default_level_weights():
+    assert default_level_weights("authors", 4) == (0.25, 0.25, 0.25, 0.0)
+    assert default_level_weights("danet_tf", 4) == (1.0, 1.0, 1.0, 1.0)

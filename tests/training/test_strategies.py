@@ -23,7 +23,8 @@ from danet_tf.config import load_config
 DRIVER = Path(__file__).with_name("standin_run.py")
 COMMON = ["train.epochs=2", "train.steps_per_epoch=4", "train.checkpoint_every_steps=3",
           "train.val_samples=0", "runtime.verbose=0", "model.input_size=64x32",
-          "train.learning_rate=0.01"]
+          "train.learning_rate=0.01", "train.global_batch_size=8",
+          "train.reference_batch_size=8"]
 
 
 def _launch(workdir: Path, *extra: str, tf_config: dict | None = None) -> subprocess.Popen:
@@ -74,13 +75,12 @@ def _summary(path: Path) -> dict:
 
 @pytest.mark.slow
 def test_mirrored_two_cpus_and_two_workers_match_one_replica(tmp_path):
-    ref = _launch(tmp_path / "ref", "train.batch_size=8", "runtime.strategy=default")
-    mirrored = _launch(tmp_path / "mirrored", "train.batch_size=4", "runtime.cpu_devices=2",
-                       "runtime.strategy=mirrored")
+    ref = _launch(tmp_path / "ref", "runtime.strategy=default")
+    mirrored = _launch(tmp_path / "mirrored", "runtime.cpu_devices=2", "runtime.strategy=mirrored")
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     workers = [
-        _launch(tmp_path / "multi", "train.batch_size=4", "runtime.strategy=multiworker",
+        _launch(tmp_path / "multi", "runtime.strategy=multiworker",
                 tf_config={"cluster": cluster, "task": {"type": "worker", "index": i}})
         for i in range(2)
     ]
@@ -116,7 +116,7 @@ def test_mirrored_two_cpus_and_two_workers_match_one_replica(tmp_path):
 
 @pytest.mark.slow
 def test_mixed_precision_keeps_a_float32_loss_and_model(tmp_path):
-    _finish(_launch(tmp_path / "mp", "train.batch_size=4", "runtime.mixed_precision=true"))
+    _finish(_launch(tmp_path / "mp", "train.global_batch_size=4", "runtime.mixed_precision=true"))
     summary = _summary(tmp_path / "mp")
     assert summary["step"] == 8 and np.isfinite(summary["logs"]["loss"])
     model = keras.models.load_model(tmp_path / "mp" / "final.keras")

@@ -27,7 +27,8 @@ def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     ("args", "needle"),
     [
         (["--epochs", "zero"], "train.epochs: expected an integer, got 'zero'"),
-        (["--batch-size", "0"], "train.batch_size: expected >= 1, got 0"),
+        (["--batch-size", "0"], "train.global_batch_size: expected >= 1, got 0"),
+        (["--set", "train.loss=mine"], "train.loss: expected one of ['authors', 'danet_tf']"),
         (["--input-size", "250x192"], "model.input_size: expected multiples of 32, got 250x192"),
         (["--strategy", "tpu"], "runtime.strategy: expected one of"),
         (["--set", "train.epocs=3"], "unknown config key 'train.epocs'"),
