@@ -106,3 +106,21 @@ def test_batch_decode_equals_one_by_one(mode):
         np.testing.assert_array_equal(scores[i], s1[0])
     empty_c, empty_s = codec.decode(np.zeros((0, 64, 48, 17), np.float32), mode)
     assert empty_c.shape == (0, 17, 2) and empty_s.shape == (0, 17)
+
+
+def test_blur_kernel_sets_the_blur_shift_scale():
+    """A tall one-cell spike and a broad lower bump: a 5x5 blur keeps the spike highest, the
+    authors' 17x17 blur lets the bump win."""
+    codec5 = HeatmapCodec((256, 192), (64, 48))
+    codec17 = HeatmapCodec((256, 192), (64, 48), blur_kernel=17)
+    yy, xx = np.mgrid[0:64, 0:48]
+    hm = 0.5 * np.exp(-((xx - 35.0) ** 2 + (yy - 45.0) ** 2) / (2 * 3.0**2))
+    hm[10, 10] = 5.0
+    maps = hm[None, :, :, None].astype(np.float32)
+    near = lambda xy, x, y: abs(xy[0] - x) < 1 and abs(xy[1] - y) < 1  # noqa: E731
+    spike = codec5.to_heatmap(codec5.decode(maps, "blur_shift")[0][0, 0])
+    bump = codec17.to_heatmap(codec17.decode(maps, "blur_shift")[0][0, 0])
+    assert near(spike, 10, 10) and near(bump, 35, 45)
+    assert "blur_kernel=17" in repr(codec17)
+    with pytest.raises(ValueError, match="blur_kernel must be a positive odd integer, got 4"):
+        HeatmapCodec(blur_kernel=4)
