@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from danet_tf.convert.megengine import BGR_MEAN, BGR_STD, from_megengine, source_info
+from danet_tf.convert.megengine import BGR_MEAN, BGR_STD, convert_with_source
 from danet_tf.export.atomic import atomic_path
 from danet_tf.models.loading import SOURCE_MEMBER
 
@@ -62,12 +62,10 @@ def convert_checkpoint(
     output = Path(output)
     if output.suffix != ".keras":
         raise ValueError(f"output must be a .keras file, got {str(output)!r}")
-    converted = from_megengine(
+    converted, source = convert_with_source(
         checkpoint, model=model, input_size=input_size, multi_scale=multi_scale,
         bgr_mean=bgr_mean, bgr_std=bgr_std,
     )  # fmt: skip
-    source = source_info(checkpoint)
-    source["bgr_mean"], source["bgr_std"] = list(bgr_mean), list(bgr_std)
     x = _probe(converted)
     expected = _outputs(converted, x)
     with atomic_path(output) as tmp:

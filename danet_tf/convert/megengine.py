@@ -36,7 +36,6 @@ anything missing, unexpected or wrongly shaped fails the conversion, naming the 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ import keras
 import numpy as np
 
 from danet_tf.convert.checkpoint import read_state_dict
+from danet_tf.export.metadata import sha256_file
 from danet_tf.models import LEVELS, SPECS, build_from_spec, inference_model
 from danet_tf.models.specs import ModelSpec
 
@@ -300,14 +300,6 @@ def load_weights(model: keras.Model, state: dict[str, np.ndarray], source: str) 
 # ---- the public entry point ---------------------------------------------------------
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def from_megengine(
     path: str | os.PathLike,
     *,
@@ -336,6 +328,23 @@ def from_megengine(
         returning heatmaps (N, H/4, W/4, K). :func:`danet_tf.convert.convert_checkpoint`
         also writes it to a ``.keras`` file that records the checkpoint's sha256.
     """
+    return convert_with_source(
+        path, model=model, input_size=input_size, multi_scale=multi_scale,
+        bgr_mean=bgr_mean, bgr_std=bgr_std,
+    )[0]  # fmt: skip
+
+
+def convert_with_source(
+    path: str | os.PathLike,
+    *,
+    model: str | None,
+    input_size: tuple[int, int],
+    multi_scale: bool,
+    bgr_mean: tuple[float, float, float],
+    bgr_std: tuple[float, float, float],
+) -> tuple[keras.Model, dict[str, Any]]:
+    """:func:`from_megengine`, reading the checkpoint once, plus its provenance record
+    (file name, sha256, architecture, statistics)."""
     path = Path(path)
     state = read_state_dict(path)
     inferred = infer_architecture(state, str(path))
@@ -350,17 +359,13 @@ def from_megengine(
         multi_scale=True, name=name,
     )  # fmt: skip
     load_weights(built, state, str(path))
-    return built if multi_scale else inference_model(built)
-
-
-def source_info(path: str | os.PathLike) -> dict[str, Any]:
-    """Provenance of a converted model: the checkpoint's name, sha256 and architecture."""
-    path = Path(path)
-    inferred = infer_architecture(read_state_dict(path), str(path))
-    return {
+    source = {
         "format": "megengine",
         "file": path.name,
-        "sha256": sha256_of(path),
+        "sha256": sha256_file(path),
         "architecture": inferred.describe(),
         "model": inferred.name,
+        "bgr_mean": list(bgr_mean),
+        "bgr_std": list(bgr_std),
     }
+    return (built if multi_scale else inference_model(built)), source
