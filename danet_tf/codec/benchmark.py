@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from danet_tf.codec.heatmap import DECODE_MODES, HeatmapCodec
+from danet_edge.codec.heatmap import DECODE_MODES, HeatmapCodec
 
 
 def _median_seconds(fn, repeats: int) -> float:

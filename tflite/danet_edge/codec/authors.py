@@ -2,7 +2,7 @@
 
 Only for reproducing the numbers the authors published with their own weights (converted to
 ``.keras``); the project's protocol is :class:`HeatmapCodec` with the crop geometry of
-:mod:`danet_tf.codec.geometry`. Every fact here was read from their MegEngine code
+:mod:`danet_edge.codec.geometry`. Every fact here was read from their MegEngine code
 (MegEngine/Models, ``official/vision/keypoints`` at commit :data:`AUTHORS_COMMIT`, the commit
 that added DANet: ``test.py``, ``config.py``, ``transforms.py``, ``dataset.py``) and is
 implemented anew; see docs/evaluation.md for the list and how each step differs from ours.
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from danet_tf.codec.heatmap import DECODE_CHUNK
+from danet_edge.codec.heatmap import DECODE_CHUNK
 
 AUTHORS_COMMIT = "cabce0939bbdb78356513b6384f96f7babe388d8"
 # config.py test_x_ext, test_y_ext: the test region is the box grown by 10 % per axis.
