@@ -12,7 +12,7 @@ from danet_tf.data.augment import AugmentConfig, CropResult, TopDownTransform
 from danet_tf.data.calibration import calibration_crops
 from danet_tf.data.coco import load_coco, load_lsp
 from danet_tf.data.dataset import AnnotationError, FilterCounts, PoseDataset, PoseSample
-from danet_tf.data.images import SkipCounter, read_image
+from danet_tf.data.images import ImageReadError, SkipCounter, load_image, read_image
 from danet_tf.data.mpii import load_mpii
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "AugmentConfig",
     "CropResult",
     "FilterCounts",
+    "ImageReadError",
     "PoseDataset",
     "PoseSample",
     "SkipCounter",
@@ -27,6 +28,7 @@ __all__ = [
     "build_dataset",
     "calibration_crops",
     "load_coco",
+    "load_image",
     "load_lsp",
     "load_mpii",
     "read_image",

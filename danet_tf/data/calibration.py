@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from danet_tf.data.augment import TopDownTransform
 from danet_tf.data.dataset import PoseDataset
 from danet_tf.data.images import SkipCounter, read_image
+
+logger = logging.getLogger(__name__)
 
 
 def calibration_crops(
@@ -19,7 +23,9 @@ def calibration_crops(
     """Up to ``count`` centred person crops, spread evenly over the dataset (deterministic).
 
     Persons need at least ``min_keypoints`` labelled joints (falling back to all persons
-    when too few qualify); unreadable images are skipped and counted.
+    when too few qualify); unreadable images (the checks of `danet_edge.images`) and persons
+    whose box misses the image are skipped, counted in ``skip_counter`` and logged as one
+    warning line.
 
     Returns:
         images (N, h, w, 3) float32 RGB 0-255 and keypoints (N, K, 3) float32 in crop pixels.
@@ -45,9 +51,13 @@ def calibration_crops(
             counter.skip(samples[i].image_path, why)
             continue
         result = transform(image, samples[i])
-        if result is not None:
-            images.append(result.image.astype(np.float32))
-            keypoints.append(result.keypoints)
+        if result is None:
+            counter.skip(samples[i].image_path, "person box outside the image")
+            continue
+        images.append(result.image.astype(np.float32))
+        keypoints.append(result.keypoints)
+    if counter.total:
+        logger.warning("calibration crops from %s: %s", dataset.source, counter.summary())
     if not images:
         raise ValueError(f"no readable person crop in {dataset.source!r} ({counter})")
     return np.stack(images), np.stack(keypoints)

@@ -16,8 +16,12 @@ from danet_tf.data.dataset import (
     FilterCounts,
     PoseDataset,
     PoseSample,
+    check_numbers,
+    check_positive,
     filter_person,
+    is_integer,
     log_counts,
+    shown,
 )
 
 
@@ -57,6 +61,39 @@ def _keypoint_category(path: Path, data: dict, category_id: int | None) -> dict:
     return cat
 
 
+def _validate_images(path: Path, images: object) -> dict:
+    """id -> image entry; refuses duplicate ids and wrongly typed fields."""
+    if not isinstance(images, list):
+        raise AnnotationError(path, f"'images' must be a list, got {shown(images)}")
+    first: dict = {}
+    for i, img in enumerate(images):
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+            raise AnnotationError(path, f"images[{i}] needs 'id' and 'file_name', got {shown(img)}")
+        image_id = img["id"]
+        if not is_integer(image_id):
+            raise AnnotationError(
+                path, f"images[{i}]: 'id' must be an integer, got {shown(image_id)}"
+            )
+        where = f"image id {image_id} (images[{i}])"
+        if image_id in first:
+            j = first[image_id][0]
+            raise AnnotationError(
+                path,
+                f"image id {image_id} appears twice (images[{j}] {shown(images[j]['file_name'])} "
+                f"and images[{i}] {shown(img['file_name'])}): annotations would crop one image's "
+                "persons from the other file",
+            )
+        name = img["file_name"]
+        if not isinstance(name, str) or not name:
+            raise AnnotationError(
+                path, f"{where}: 'file_name' must be a file name, got {shown(name)}"
+            )
+        for key in ("width", "height"):
+            check_positive(path, where, key, img.get(key))
+        first[image_id] = (i, img)
+    return {k: v for k, (_, v) in first.items()}
+
+
 def _validate(path: Path, data: object, category_id: int | None) -> dict:
     if not isinstance(data, dict):
         raise AnnotationError(path, f"top level must be an object, got {type(data).__name__}")
@@ -69,35 +106,63 @@ def _validate(path: Path, data: object, category_id: int | None) -> dict:
         )
     cat = _keypoint_category(path, data, category_id)
     num_kpts = len(cat["keypoints"])
-    image_ids = set()
-    for i, img in enumerate(data["images"]):
-        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
-            raise AnnotationError(path, f"images[{i}] needs 'id' and 'file_name', got {img!r}")
-        image_ids.add(img["id"])
-    for i, ann in enumerate(data["annotations"]):
+    images = _validate_images(path, data["images"])
+    anns = data["annotations"]
+    if not isinstance(anns, list):
+        raise AnnotationError(path, f"'annotations' must be a list, got {shown(anns)}")
+    seen: dict[int, int] = {}
+    for i, ann in enumerate(anns):
         if not isinstance(ann, dict):
-            raise AnnotationError(path, f"annotations[{i}] is not an object: {ann!r}")
-        if ann.get("category_id") != cat["id"]:
-            continue
-        for key in ("image_id", "bbox", "keypoints"):
+            raise AnnotationError(path, f"annotations[{i}] is not an object: {shown(ann)}")
+        if "id" not in ann:
+            raise AnnotationError(path, f"annotations[{i}] has no 'id'")
+        ann_id = ann["id"]
+        if not is_integer(ann_id):
+            raise AnnotationError(
+                path, f"annotations[{i}]: 'id' must be an integer, got {shown(ann_id)}"
+            )
+        if ann_id in seen:
+            raise AnnotationError(
+                path,
+                f"annotation id {ann_id} appears twice (annotations[{seen[ann_id]}] and "
+                f"annotations[{i}]): pycocotools indexes annotations by id, so one person "
+                "would vanish and the other count twice",
+            )
+        seen[ann_id] = i
+        where = f"annotation id {ann_id} (annotations[{i}])"
+        for key in ("image_id", "category_id"):
             if key not in ann:
-                raise AnnotationError(path, f"annotations[{i}] (id {ann.get('id')}) has no {key!r}")
-        if ann["image_id"] not in image_ids:
+                raise AnnotationError(path, f"{where} has no {key!r}")
+        if not is_integer(ann["image_id"]) or ann["image_id"] not in images:
+            raise AnnotationError(
+                path, f"{where} refers to unknown image_id {shown(ann['image_id'])}"
+            )
+        if ann["category_id"] != cat["id"]:
+            continue
+        for key in ("bbox", "keypoints"):
+            if key not in ann:
+                raise AnnotationError(path, f"{where} has no {key!r}")
+        check_numbers(path, where, "bbox", ann["bbox"], 4, "x, y, w, h")
+        kpts = ann["keypoints"]
+        if isinstance(kpts, list) and len(kpts) != 3 * num_kpts:
             raise AnnotationError(
                 path,
-                f"annotations[{i}] (id {ann.get('id')}) refers to unknown image_id "
-                f"{ann['image_id']!r}",
+                f"{where} has {len(kpts)} keypoint values; category {cat.get('name')!r} with "
+                f"{num_kpts} keypoints needs {3 * num_kpts}",
             )
-        if len(ann["keypoints"]) != 3 * num_kpts:
+        check_numbers(
+            path, where, "keypoints", kpts, 3 * num_kpts, f"x, y, v for {num_kpts} keypoints"
+        )
+        for j in range(num_kpts):
+            if kpts[3 * j + 2] not in (0, 1, 2):
+                raise AnnotationError(
+                    path,
+                    f"{where}: keypoint {j} ({cat['keypoints'][j]!r}) has visibility "
+                    f"{shown(kpts[3 * j + 2])}; COCO allows 0, 1 or 2",
+                )
+        if ann.get("iscrowd", 0) not in (0, 1):
             raise AnnotationError(
-                path,
-                f"annotations[{i}] (id {ann.get('id')}) has {len(ann['keypoints'])} "
-                f"keypoint values; category {cat.get('name')!r} with {num_kpts} "
-                f"keypoints needs {3 * num_kpts}",
-            )
-        if len(ann["bbox"]) != 4:
-            raise AnnotationError(
-                path, f"annotations[{i}] (id {ann.get('id')}) bbox {ann['bbox']!r} is not x,y,w,h"
+                path, f"{where}: 'iscrowd' must be 0 or 1, got {shown(ann['iscrowd'])}"
             )
     return cat
 

@@ -13,8 +13,11 @@ from danet_tf.data.dataset import (
     FilterCounts,
     PoseDataset,
     PoseSample,
+    check_numbers,
     filter_person,
+    is_number,
     log_counts,
+    shown,
 )
 
 # 0-based limbs of the MPII layout (ankle-knee-hip, pelvis-thorax-neck-head, arms).
@@ -28,6 +31,29 @@ _KEYS = ("image", "joints", "joints_vis", "center", "scale")
 
 def mpii_keypoint_info() -> KeypointInfo:
     return KeypointInfo(MPII_KEYPOINTS, flip_pairs_from_names(MPII_KEYPOINTS), MPII_SKELETON)
+
+
+def _check_record(path: Path, i: int, rec: dict, num_kpts: int) -> None:
+    """Raise unless record ``i`` has the MPII json types (names the record and the field)."""
+    image = rec["image"]
+    if not isinstance(image, str) or not image:
+        raise AnnotationError(path, f"record {i}: 'image' must be a file name, got {shown(image)}")
+    where = f"record {i} ({image})"
+    joints = rec["joints"]
+    if not isinstance(joints, list) or len(joints) != num_kpts:
+        got = f"{len(joints)} entries" if isinstance(joints, list) else shown(joints)
+        raise AnnotationError(
+            path, f"{where}: joints {got}, expected ({num_kpts}, 2): a list of [x, y]"
+        )
+    for j, xy in enumerate(joints):
+        check_numbers(path, where, f"joints[{j}]", xy, 2, "x, y")
+    vis = rec["joints_vis"]
+    if isinstance(vis, list) and len(vis) != num_kpts:
+        raise AnnotationError(path, f"{where}: joints_vis ({len(vis)},), expected ({num_kpts},)")
+    check_numbers(path, where, "joints_vis", vis, num_kpts, "0 or 1 per joint")
+    check_numbers(path, where, "center", rec["center"], 2, "x, y")
+    if not is_number(rec["scale"]):
+        raise AnnotationError(path, f"{where}: 'scale' must be a number, got {shown(rec['scale'])}")
 
 
 def load_mpii(ann_file: str | Path, image_dir: str | Path | None = None) -> PoseDataset:
@@ -57,18 +83,11 @@ def load_mpii(ann_file: str | Path, image_dir: str | Path | None = None) -> Pose
         missing = [k for k in _KEYS if not isinstance(rec, dict) or k not in rec]
         if missing:
             raise AnnotationError(path, f"record {i} lacks key(s) {missing}")
+        _check_record(path, i, rec, num_kpts)
         joints = np.asarray(rec["joints"], np.float32)
         vis = np.asarray(rec["joints_vis"], np.float32).reshape(-1)
-        if joints.shape != (num_kpts, 2) or vis.shape != (num_kpts,):
-            raise AnnotationError(
-                path,
-                f"record {i} ({rec['image']}): joints {joints.shape} / joints_vis "
-                f"{vis.shape}, expected ({num_kpts}, 2) / ({num_kpts},)",
-            )
         scale = float(rec["scale"])
         center = np.asarray(rec["center"], np.float32).reshape(-1)
-        if center.shape != (2,):
-            raise AnnotationError(path, f"record {i} ({rec['image']}): center {rec['center']!r}")
         labelled = vis > 0
         kpts = np.zeros((num_kpts, 3), np.float32)
         kpts[labelled, :2] = joints[labelled] - 1.0

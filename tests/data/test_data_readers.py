@@ -65,8 +65,13 @@ def test_filters_and_clipping(tmp_path: Path):
     ]
     ds = load_coco(write_coco(tmp_path / "a.json", images, anns), tmp_path)
     c = ds.counts
-    assert (c.total, c.kept, c.crowd, c.no_keypoints, c.degenerate_box) == (6, 2, 1, 1, 2)
-    assert c.clipped_box == 1
+    assert (c.total, c.kept, c.crowd, c.no_keypoints, c.degenerate_box) == (6, 2, 1, 1, 1)
+    assert c.outside_box == 1 and c.clipped_box == 1
+    assert c.skipped == {"crowd": 1, "no_keypoints": 1, "outside_box": 1, "degenerate_box": 1}
+    assert c.summary() == (
+        "kept 2 of 6 persons; skipped 4 (crowd 1, no_keypoints 1, outside_box 1, "
+        "degenerate_box 1); 1 box clipped to the image"
+    )
     np.testing.assert_allclose(ds[1].bbox, [0, 60, 30, 20])
 
 
@@ -105,7 +110,7 @@ def test_malformed_mpii(tmp_path: Path):
            "center": [5, 5], "scale": 1.0}  # fmt: skip
     path = tmp_path / "m.json"
     path.write_text(json.dumps([rec, {**rec, "joints": [[1, 1]] * 15}]))
-    with pytest.raises(AnnotationError, match=r"record 1 .*joints \(15, 2\)"):
+    with pytest.raises(AnnotationError, match=r"record 1 \(a.jpg\): joints 15 entries"):
         load_mpii(path)
     path.write_text(json.dumps([{"image": "a.jpg"}]))
     with pytest.raises(AnnotationError, match="record 0 lacks key"):
