@@ -13,8 +13,7 @@ import argparse
 import json
 import sys
 
-from danet_tf.export.demo import run_demo
-from danet_tf.export.topdown import parse_box
+from danet_edge.cli import parse_box
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,10 +28,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--threshold", type=float, default=0.2, help="score to draw a keypoint")
     parser.add_argument("--output", required=True, help="annotated image or video (.mp4)")
+    parser.add_argument("--no-scores", action="store_true", help="do not label joints and boxes")
+    parser.add_argument("--detector", help="person detector .tflite (default: the installed one)")
     args = parser.parse_args(argv)
-    summary = run_demo(
-        args.source, args.model, args.output, args.box, args.dets, args.threads, args.threshold
-    )
+    from danet_tf.export.demo import DemoError, run_demo
+
+    try:
+        detector = None
+        if args.box is None and args.dets is None:
+            from danet_edge.cli import load_detector
+
+            detector = load_detector(args.detector, args.threads)
+        summary = run_demo(args.source, args.model, args.output, args.box, args.dets, args.threads,
+                           args.threshold, not args.no_scores, detector)  # fmt: skip
+    except (DemoError, OSError, ValueError) as err:
+        print(f"demo: error: {err}", file=sys.stderr)
+        return 1
     print(json.dumps(summary | {"output": args.output}))
     return 0
 

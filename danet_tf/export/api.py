@@ -1,13 +1,16 @@
-"""``export_model``: write one artifact atomically, verify it on real crops, write its metadata.
+"""``export_model``: write one artifact with its metadata inside, verified, atomically.
 
 The order is fixed so that nothing unverified is ever reported as written: convert into a
-temporary path, run the temporary artifact on verification crops against the Keras model
-(raise :class:`~danet_tf.export.verify.ExportVerificationError` beyond the mode's bounds),
-then rename it into place and write ``<artifact>.json`` beside it.
+scratch path, run that artifact on verification crops against the Keras model (raise
+:class:`~danet_tf.export.verify.ExportVerificationError` beyond the mode's bounds, unless
+``allow_unverified``), embed the metadata (with the verification numbers) in the file, check
+that the file's metadata reads back and its outputs are unchanged, then rename it into place.
+Model and metadata are one file, so they can never be paired wrongly.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,20 +24,20 @@ from danet_tf.export import metadata as meta_lib
 from danet_tf.export.atomic import atomic_path
 from danet_tf.export.calibration import CropSet
 from danet_tf.export.runners import keras_predict, load_predict
-from danet_tf.export.verify import Bounds, Report, verify
+from danet_tf.export.verify import Bounds, ExportVerificationError, Report, verify
 
 FORMATS = ("keras", "savedmodel", "tflite", "onnx")
-DEFAULT_DECODE = "blur_shift"
 
 
 @dataclass
 class ExportResult:
-    """Where the artifact and its metadata went, and what verification measured."""
+    """Where the artifact went, what verification measured, and whether it passed."""
 
     path: Path
-    metadata_path: Path
-    report: Report
+    report: Report | None
     metadata: dict[str, Any]
+    verified: bool = True
+    sidecar: Path | None = None
 
 
 def mode_name(fmt: str, quantize: str = "none", qat_epochs: int = 0) -> str:
@@ -69,6 +72,9 @@ def export_model(
     batch: int | None = None,
     bounds: Bounds | None = None,
     model_name: str | None = None,
+    codec: HeatmapCodec | None = None,
+    allow_unverified: bool = False,
+    sidecar: bool = False,
 ) -> ExportResult:
     """Export ``model`` (a single-output Keras 3 DANet model) and verify the artifact.
 
@@ -85,27 +91,56 @@ def export_model(
         keypoints: keypoint metadata; COCO-17 when None and K == 17.
         batch: SavedModel batch size (None: dynamic). TFLite is always batch 1.
         bounds: override the mode's verification bounds.
-        model_name: the registry name recorded in the metadata.
+        model_name: the architecture recorded in the metadata (default the model's name).
+        codec: the codec settings to record (default :func:`model_codec`).
+        allow_unverified: write an artifact that failed verification, marked
+            ``verification.passed: false`` in its metadata (the runtimes warn when loading it).
+        sidecar: also write the metadata as ``<artifact>.json`` for reading.
     """
     mode = mode_name(fmt, quantize, qat_epochs)
     output = Path(output)
     if quantize.startswith("int8") and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 export needs calibration crops of real persons")
-    codec = _codec(model)
+    codec = codec or model_codec(model)
     reference = keras_predict(model)(crops.images)
     started = time.perf_counter()
     with atomic_path(output, directory=fmt == "savedmodel") as tmp:
         _write(model, tmp, fmt, quantize, qat_epochs, calibration, batch)
-        meta = build_metadata(model, mode, quantize, weights_path, keypoints, model_name)
+        meta = build_metadata(model, mode, quantize, weights_path, keypoints, model_name, codec)
         if fmt == "tflite":
             meta["runtime"] = choose_tflite_runtime(tmp, crops.images[:1], meta)
-        report = verify(reference, load_predict(tmp, 1, meta), crops, codec, mode, str(output),
-                        bounds, meta["codec"]["decode"])  # fmt: skip
-    meta["verification"] = report.as_dict()
-    meta["export_seconds"] = round(time.perf_counter() - started, 1)
-    meta_path = meta_lib.write_metadata(output, meta)
-    print(f"export: wrote {output} and {meta_path}", flush=True)
-    return ExportResult(output, meta_path, report, meta)
+        predict = load_predict(tmp, 1, meta)
+        try:
+            report = verify(reference, predict, crops, codec, mode, str(output), bounds,
+                            codec.decode_mode)  # fmt: skip
+            failure = None
+        except ExportVerificationError as err:
+            if not allow_unverified or err.report is None:
+                raise
+            report, failure = err.report, str(err)
+        probe = predict(crops.images[:1])
+        meta["verification"] = {**report.as_dict(), "passed": failure is None, "failure": failure}
+        meta["export_seconds"] = round(time.perf_counter() - started, 1)
+        meta_lib.embed(tmp, fmt, meta)
+        _check_published_form(tmp, meta, probe, crops.images[:1])
+    if failure is not None:
+        print(f"WARNING: wrote UNVERIFIED {output}: {failure}", file=sys.stderr, flush=True)
+    side = meta_lib.write_sidecar(output, meta) if sidecar else None
+    print(f"export: wrote {output} (metadata embedded{'' if side is None else f', copy in {side}'})",
+          flush=True)  # fmt: skip
+    return ExportResult(output, report, meta, failure is None, side)
+
+
+def _check_published_form(path: Path, meta: dict[str, Any], probe: np.ndarray, crop: np.ndarray) -> None:
+    """The file about to be published reads back the metadata just written and computes what
+    was verified (embedding must not change the graph)."""
+    read = meta_lib.read_metadata(path)
+    if read.get("verification") != meta_lib.json_round_trip(meta["verification"]):
+        raise ExportVerificationError(f"{path}: the embedded metadata does not read back")
+    again = load_predict(path, 1, read)(crop)
+    if not np.array_equal(again, probe):
+        diff = float(np.abs(again - probe).max())
+        raise ExportVerificationError(f"{path}: embedding the metadata changed the outputs by {diff}")
 
 
 def _write(model, tmp: Path, fmt: str, quantize: str, qat_epochs: int, calibration, batch) -> None:
@@ -124,12 +159,12 @@ def _write(model, tmp: Path, fmt: str, quantize: str, qat_epochs: int, calibrati
         converters.write_tflite(model, tmp, quantize, images)
 
 
-def _codec(model: Any) -> HeatmapCodec:
-    from danet_tf.models import DEFAULT_LEVEL_SIGMAS
-
+def model_codec(model: Any, **settings: Any) -> HeatmapCodec:
+    """The codec of a model: its input and heatmap sizes, the other settings the codec's own
+    defaults unless given (a training config's ``codec`` section passes them)."""
     h, w = model.input_shape[1:3]
     hh, hw = model.output_shape[1:3]
-    return HeatmapCodec((h, w), (hh, hw), DEFAULT_LEVEL_SIGMAS["heatmaps"])
+    return HeatmapCodec((int(h), int(w)), (int(hh), int(hw)), **settings)
 
 
 def build_metadata(
@@ -139,12 +174,13 @@ def build_metadata(
     weights_path: str | Path | None,
     keypoints: KeypointInfo | None,
     model_name: str | None,
+    codec: HeatmapCodec | None = None,
 ) -> dict[str, Any]:
     """Everything a runtime needs to pre- and post-process, as plain json values."""
     from danet_tf.models import input_normalization, read_source
 
     mean, std = input_normalization(model)
-    codec = _codec(model)
+    codec = codec or model_codec(model)
     k = int(model.output_shape[-1])
     if keypoints is None:
         keypoints = KeypointInfo.coco() if k == 17 else _generic_keypoints(k)
@@ -170,15 +206,15 @@ def build_metadata(
             "batch": 1 if mode.startswith("tflite") else None,
             "normalization": {"in_graph": True, "mean": list(mean), "std": list(std)},
         },
-        "output": {"name": "heatmaps", "size": list(codec.heatmap_size), "stride": 4, "dtype": "float32"},
+        "output": {"name": "heatmaps", "size": list(codec.heatmap_size),
+                   "stride": codec.input_size[0] // codec.heatmap_size[0], "dtype": "float32"},
         "keypoints": {
             "names": list(keypoints.names),
             "flip_pairs": [list(p) for p in keypoints.flip_pairs],
             "skeleton": [list(p) for p in keypoints.skeleton],
             "sigmas": None if keypoints.sigmas is None else list(keypoints.sigmas),
         },
-        "codec": {"decode": DEFAULT_DECODE, "sigma": codec.sigma, "padding": 1.25,
-                  "aspect_ratio": codec.input_size[1] / codec.input_size[0], "flip_test": False},
+        "codec": codec.to_dict(),
         "quantization": {
             "mode": quantize,
             "qat": mode == "tflite-qat",
@@ -197,7 +233,7 @@ def choose_tflite_runtime(path: Path, crop: np.ndarray, meta: dict[str, Any]) ->
     the x86 CPUs measured in docs/deployment.md; measuring at export keeps the choice honest on
     other machines. Single-threaded, median of three runs after a warm-up.
     """
-    from danet_tf.export.litert import LiteRTModel
+    from danet_edge.runners import LiteRTModel
 
     timings = {}
     for xnnpack in (True, False):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,49 +11,49 @@ from typing import Any
 import cv2
 import numpy as np
 
-from danet_tf.export.metadata import metadata_path, read_metadata
-from danet_tf.export.runners import artifact_format, load_predict
-from danet_tf.export.topdown import PoseEstimator, draw_poses
+from danet_edge.cli import IMAGE_SUFFIXES, check_output_path
+from danet_edge.draw import draw_poses
+from danet_edge.images import load_image
+from danet_tf.export.runners import load_topdown
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 
-def load_estimator(
-    path: str | Path, num_threads: int = 1, flip_test: bool = False
-) -> PoseEstimator:
-    """A :class:`PoseEstimator` for a .tflite, .onnx, SavedModel or .keras model.
-
-    Exported artifacts carry their metadata json; a ``.keras`` model without one gets the
-    metadata export would write (COCO-17 keypoints when K == 17).
-    """
-    if artifact_format(path) == "keras" and not metadata_path(path).is_file():
-        from danet_tf.export.api import build_metadata
-        from danet_tf.export.runners import keras_predict, load_keras
-
-        model = load_keras(path)
-        meta = build_metadata(model, "keras", "none", path, None, None)
-        return PoseEstimator(keras_predict(model, batch=1), meta, flip_test)
-    meta = read_metadata(path)
-    return PoseEstimator(load_predict(path, num_threads, meta), meta, flip_test)
+class DemoError(RuntimeError):
+    """The demo could not do what was asked (a video ended early, nothing to draw...)."""
 
 
-def detections_for(dets_path: str | Path, key: int | None, min_score: float = 0.3) -> np.ndarray:
-    """Person boxes (N, 4) of a COCO-results json (``bbox``, ``score``, ``image_id``/``frame``).
-
-    ``key`` is the image id (or the video frame index); entries without ``image_id``/``frame``
-    apply everywhere.
-    """
-    dets = json.loads(Path(dets_path).read_text(encoding="utf-8"))
+def detections_for(dets_path: str | Path, min_score: float = 0.3) -> dict[Any, np.ndarray]:
+    """Person boxes per key of a COCO-results json (``bbox``, ``score``, ``image_id`` or
+    ``frame``); entries without either key are listed under None (they apply everywhere)."""
+    path = Path(dets_path)
+    try:
+        dets = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"detection file {path} does not exist") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"detection file {path} is not valid json: {err}") from None
     if not isinstance(dets, list):
-        raise ValueError(f"{dets_path}: expected a list of detections, got {type(dets).__name__}")
-    boxes = [
-        d["bbox"]
-        for d in dets
-        if d.get("score", 1.0) >= min_score
-        and d.get("category_id", 1) == 1
-        and d.get("image_id", d.get("frame", key)) == key
-    ]
-    return np.asarray(boxes, np.float32).reshape(-1, 4)
+        raise ValueError(f"{path}: expected a list of detections, got {type(dets).__name__}")
+    found: dict[Any, list] = {}
+    for i, d in enumerate(dets):
+        if not isinstance(d, dict) or "bbox" not in d:
+            raise ValueError(f"{path}: detection {i} has no 'bbox': {str(d)[:100]}")
+        score = d.get("score", 1.0)
+        if not isinstance(score, (int, float)) or not np.isfinite(score):
+            raise ValueError(f"{path}: detection {i} has score {score!r}, not a finite number")
+        if score < min_score or d.get("category_id", 1) != 1:
+            continue
+        found.setdefault(d.get("image_id", d.get("frame")), []).append(d["bbox"])
+    return {k: np.asarray(v, np.float32).reshape(-1, 4) for k, v in found.items()}
+
+
+def _boxes_for(dets: dict | None, key: Any, boxes):
+    if dets is None:
+        return boxes
+    if key in dets:
+        return dets[key]
+    return dets.get(None)
 
 
 def run_demo(
@@ -63,45 +64,79 @@ def run_demo(
     dets: str | Path | None = None,
     num_threads: int = 1,
     threshold: float = 0.2,
+    show_scores: bool = True,
+    detector: Any = None,
 ) -> dict[str, Any]:
-    """Estimate and draw poses on ``source`` (image or video); returns counts and timings."""
-    estimator = load_estimator(model, num_threads)
-    source, output = Path(source), Path(output)
-    if source.suffix.lower() in VIDEO_SUFFIXES:
-        return _video(estimator, source, output, boxes, dets, threshold)
-    image = cv2.imread(str(source), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(f"cannot read image {source}")
-    frame_boxes = boxes
-    if dets is not None:
-        image_id = int(source.stem) if source.stem.isdigit() else None
-        frame_boxes = detections_for(dets, image_id)
-    poses = estimator(image, frame_boxes)
-    if not cv2.imwrite(str(output), draw_poses(image, poses, estimator.skeleton, threshold)):
+    """Estimate and draw poses on ``source`` (image or video); returns counts and timings.
+
+    Outputs are checked before the model loads (directory exists, extension known). With
+    ``dets``, an image or frame without detections is skipped with a message, never treated
+    as one whole-image person. A video that ends before its frame count is an error.
+    """
+    source = Path(source)
+    is_video = source.suffix.lower() in VIDEO_SUFFIXES
+    output = check_output_path(output, VIDEO_SUFFIXES if is_video else IMAGE_SUFFIXES)
+    if not source.is_file():
+        raise FileNotFoundError(f"input {source} does not exist")
+    detections = None if dets is None else detections_for(dets)
+    predictor = load_topdown(model, num_threads, detector=detector)
+    if is_video:
+        return _video(predictor, source, output, boxes, detections, threshold, show_scores)
+    image = load_image(source)
+    key = int(source.stem) if source.stem.isdigit() else source.name
+    frame_boxes = _boxes_for(detections, key, boxes)
+    if detections is not None and frame_boxes is None:
+        raise DemoError(f"{dets} has no detections for {source.name} (image_id {key!r})")
+    poses = predictor(image, frame_boxes)
+    drawn = draw_poses(image, poses, predictor.names, predictor.skeleton, threshold, show_scores)
+    if not cv2.imwrite(str(output), drawn):
         raise OSError(f"cannot write {output}")
-    return {"frames": 1, "persons": len(poses.boxes), "timings_ms": poses.timings_ms}
+    return {"frames": 1, "persons": len(poses), "timings_ms": poses.timings_ms}
 
 
-def _video(estimator, source: Path, output: Path, boxes, dets, threshold) -> dict[str, Any]:
+def _video(predictor, source: Path, output: Path, boxes, dets, threshold, show_scores) -> dict[str, Any]:
     reader = cv2.VideoCapture(str(source))
     if not reader.isOpened():
-        raise FileNotFoundError(f"cannot open video {source}")
+        raise ValueError(f"cannot open video {source} (not a video OpenCV can read)")
     fps = reader.get(cv2.CAP_PROP_FPS) or 25.0
-    writer, frames, persons, model_ms = None, 0, 0, 0.0
-    while True:
-        ok, frame = reader.read()
-        if not ok:
-            break
-        if writer is None:
-            size = (frame.shape[1], frame.shape[0])
-            writer = cv2.VideoWriter(str(output), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        frame_boxes = detections_for(dets, frames) if dets is not None else boxes
-        poses = estimator(frame, frame_boxes)
-        writer.write(draw_poses(frame, poses, estimator.skeleton, threshold))
-        frames, persons = frames + 1, persons + len(poses.boxes)
-        model_ms += poses.timings_ms["model"]
-    reader.release()
-    if writer is None:
-        raise ValueError(f"video {source} has no frames")
-    writer.release()
-    return {"frames": frames, "persons": persons, "model_ms_per_frame": model_ms / frames}
+    expected = int(reader.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    writer, frames, persons, skipped, model_ms = None, 0, 0, 0, 0.0
+    try:
+        while True:
+            ok, frame = reader.read()
+            if not ok:
+                break
+            if writer is None:
+                size = (frame.shape[1], frame.shape[0])
+                writer = cv2.VideoWriter(str(output), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+                if not writer.isOpened():
+                    raise OSError(f"cannot write video {output}")
+            frame_boxes = _boxes_for(dets, frames, boxes)
+            if dets is not None and frame_boxes is None:
+                skipped += 1
+                writer.write(frame)
+            else:
+                poses = predictor(frame, frame_boxes)
+                writer.write(draw_poses(frame, poses, predictor.names, predictor.skeleton,
+                                        threshold, show_scores))  # fmt: skip
+                persons += len(poses)
+                model_ms += poses.timings_ms["model"]
+            frames += 1
+    finally:
+        reader.release()
+        if writer is not None:
+            writer.release()
+    if frames == 0:
+        raise DemoError(f"video {source} has no readable frames")
+    if skipped:
+        print(f"demo: {skipped} of {frames} frames had no detections in the --dets file; "
+              "written undrawn", file=sys.stderr)  # fmt: skip
+    summary = {"frames": frames, "frames_expected": expected, "persons": persons,
+               "frames_without_detections": skipped,
+               "model_ms_per_frame": model_ms / max(1, frames - skipped)}  # fmt: skip
+    if expected and frames < expected:
+        raise DemoError(
+            f"video {source} ended after {frames} of {expected} frames (damaged?); the "
+            f"{frames} frames read are in {output}"
+        )
+    return summary

@@ -1,34 +1,21 @@
 """Load any artifact as a callable ``crops (N, H, W, 3) float32 -> heatmaps (N, h, w, K)``.
 
-``.keras`` (compiled ``tf.function`` with a fixed signature: no ``model.predict`` overhead),
-a SavedModel directory (its ``serving_default`` signature), ``.tflite`` (LiteRT, op resolver
-from the metadata) and ``.onnx`` (onnxruntime). Heavy imports happen only for the format used.
+``.tflite`` and ``.onnx`` run through the edge distribution's runners (``danet_edge.runners``);
+this module adds what needs TensorFlow: ``.keras`` (a compiled ``tf.function`` with a fixed
+signature: no ``model.predict`` overhead) and SavedModel directories (``serving_default``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-Predict = Callable[[np.ndarray], np.ndarray]
+from danet_edge.runners import Predict, artifact_format, load_edge_model
 
-
-def artifact_format(path: str | Path) -> str:
-    """``keras``, ``savedmodel``, ``tflite`` or ``onnx`` from the path; raises otherwise."""
-    path = Path(path)
-    if path.is_dir():
-        if (path / "saved_model.pb").is_file():
-            return "savedmodel"
-        raise ValueError(f"{path} is a directory without saved_model.pb")
-    formats = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}
-    if path.suffix not in formats:
-        raise ValueError(
-            f"unknown artifact {path}; expected .keras, .tflite, .onnx or a SavedModel"
-        )
-    return formats[path.suffix]
+__all__ = ["Predict", "artifact_format", "keras_predict", "load_keras", "load_predict"]
 
 
 def keras_predict(model: Any, batch: int | None = None) -> Predict:
@@ -54,12 +41,10 @@ def keras_predict(model: Any, batch: int | None = None) -> Predict:
 
 
 def load_keras(path: str | Path) -> Any:
-    """Load a ``.keras`` DANet model (registers the project's custom layers first)."""
-    import keras
+    """Load a ``.keras`` DANet model with :func:`danet_tf.models.load_model`'s checks."""
+    from danet_tf.models import load_model
 
-    import danet_tf.layers  # noqa: F401  (registers the custom layers for deserialization)
-
-    return keras.saving.load_model(str(path))
+    return load_model(path)
 
 
 def load_predict(
@@ -70,12 +55,8 @@ def load_predict(
 ) -> Predict:
     """A predict callable for any artifact format."""
     fmt = artifact_format(path)
-    if fmt == "tflite":
-        from danet_tf.export.litert import LiteRTModel
-
-        return LiteRTModel(path, num_threads, xnnpack, metadata)
-    if fmt == "onnx":
-        return _onnx_predict(path, num_threads)
+    if fmt in ("tflite", "onnx"):
+        return load_edge_model(path, num_threads, xnnpack, metadata)
     # TensorFlow fixes its thread pools when it starts: the benchmark sets them per process.
     import tensorflow as tf
 
@@ -97,16 +78,34 @@ def load_predict(
     return predict
 
 
-def _onnx_predict(path: str | Path, num_threads: int) -> Predict:
-    import onnxruntime as ort
+def load_topdown(
+    path: str | Path,
+    num_threads: int = 1,
+    xnnpack: bool | None = None,
+    **kwargs: Any,
+) -> Any:
+    """The :class:`danet_edge.topdown.TopDownPredictor` of any artifact: ``.tflite``,
+    ``.onnx``, SavedModel or ``.keras``.
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = num_threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    Exported files carry their metadata; a ``.keras`` file without it (a training run's
+    ``final.keras``) gets the metadata export would write for it. ``kwargs`` go to the
+    predictor (``flip_test``, ``decode_mode``, ``detector``, ...).
+    """
+    from danet_edge.metadata import MetadataError, read_metadata
+    from danet_edge.topdown import TopDownPredictor, warn_if_unverified
 
-    def predict(crops: np.ndarray) -> np.ndarray:
-        return session.run(None, {name: np.asarray(crops, np.float32)})[0]
+    fmt = artifact_format(path)
+    if fmt in ("tflite", "onnx"):
+        return TopDownPredictor.from_file(path, num_threads, xnnpack, **kwargs)
+    if fmt == "keras":
+        model = load_keras(path)
+        try:
+            meta = read_metadata(path)
+        except MetadataError:
+            from danet_tf.export.api import build_metadata
 
-    return predict
+            meta = build_metadata(model, "keras", "none", path, None, None)
+        return TopDownPredictor.from_metadata(keras_predict(model, batch=None), meta, **kwargs)
+    meta = read_metadata(path)
+    warn_if_unverified(meta, path)
+    return TopDownPredictor.from_metadata(load_predict(path, num_threads, meta), meta, **kwargs)

@@ -29,7 +29,14 @@ from danet_tf.export.calibration import CropSet
 
 
 class ExportVerificationError(RuntimeError):
-    """An exported artifact disagrees with its Keras model beyond the mode's bounds."""
+    """An exported artifact disagrees with its Keras model beyond the mode's bounds.
+
+    ``report`` holds the measurement when the artifact ran (None when it could not run).
+    """
+
+    def __init__(self, message: str, report: Report | None = None):
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass(frozen=True)
@@ -194,5 +201,5 @@ def verify(
     report = compare(reference, candidate, crops, codec, mode, artifact, bounds, decode)
     print(f"verify: {report}", flush=True)
     if not report.ok:
-        raise ExportVerificationError(f"{report} -- exceeds the bounds of mode {mode!r}")
+        raise ExportVerificationError(f"{report} -- exceeds the bounds of mode {mode!r}", report)
     return report

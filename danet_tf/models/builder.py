@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from danet_edge.codec import heatmap as codec_defaults
 from danet_tf.layers import (
     OrthogonalAttentionBlock,
     PreActConv,
@@ -22,9 +23,8 @@ INPUT_STD = (58.395, 57.12, 57.375)
 # Supervised pyramid levels, coarse to fine; "heatmaps" is the finest (stride 4) and
 # the only one an inference model keeps.
 LEVELS = ("heatmaps_s32", "heatmaps_s16", "heatmaps_s8", "heatmaps")
-# Gaussian sigma (heatmap pixels at stride 4) of each level's target, after the
-# authors' code: coarser levels learn blurrier targets.
-DEFAULT_LEVEL_SIGMAS = {"heatmaps_s32": 2.6, "heatmaps_s16": 2.0, "heatmaps_s8": 1.7, "heatmaps": 1.4}
+# Each level's training target sigma is a codec setting (danet_edge.codec), re-exported here.
+DEFAULT_LEVEL_SIGMAS = codec_defaults.DEFAULT_LEVEL_SIGMAS
 
 
 def input_normalization(model: keras.Model) -> tuple[tuple[float, ...], tuple[float, ...]]:

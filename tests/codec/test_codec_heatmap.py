@@ -12,7 +12,7 @@ def _random_keypoints(rng: np.random.Generator, n: int, margin: float) -> np.nda
 
 
 def test_encode_shapes_and_pixel_centre_convention():
-    codec = HeatmapCodec()
+    codec = HeatmapCodec(sigma=2.0)
     # Cell (u=10, v=20) has its centre at input pixel ((u + .5) * 4 - .5, (v + .5) * 4 - .5).
     kpts = np.array([[41.5, 81.5, 2], [0.0, 0.0, 0], [500.0, 10.0, 2], [-3.0, 10.0, 1]])
     heatmaps, weights = codec.encode(kpts)

@@ -1,13 +1,12 @@
-"""A tiny DANet exported to float32 TFLite (verified, with metadata) for the edge runtime tests."""
+"""A tiny DANet exported to float32 TFLite and ONNX (verified, metadata embedded) for the edge
+distribution's tests."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-EDGE_DIR = REPO / "tflite"
 
 
 @pytest.fixture(scope="session")
@@ -18,30 +17,34 @@ def tiny_keras():
 
 
 @pytest.fixture(scope="session")
-def tiny_tflite(tiny_keras, coco_sample: Path, tmp_path_factory) -> Path:
-    from danet_tf.export import export_model, person_crops
+def edge_crops(coco_sample: Path):
+    from danet_tf.export import person_crops
 
-    crops = person_crops(coco_sample / "train.json", coco_sample / "images", (64, 64), count=10)
+    return person_crops(coco_sample / "train.json", coco_sample / "images", (64, 64), count=10)
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite(tiny_keras, edge_crops, tmp_path_factory) -> Path:
+    from danet_tf.export import export_model
+
     out = tmp_path_factory.mktemp("edge") / "tiny.tflite"
-    export_model(tiny_keras, out, "tflite", crops, model_name="danet_tiny")
+    export_model(tiny_keras, out, "tflite", edge_crops, model_name="danet_tiny")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_keras, edge_crops, tmp_path_factory) -> Path:
+    from danet_tf.export import export_model
+
+    out = tmp_path_factory.mktemp("edge_onnx") / "tiny.onnx"
+    export_model(tiny_keras, out, "onnx", edge_crops, model_name="danet_tiny")
     return out
 
 
 @pytest.fixture(scope="session")
 def person_image(coco_sample: Path) -> tuple[Path, list[float]]:
     """A real image and the box of its person with the most labelled keypoints."""
-    import json
-
     data = json.loads((coco_sample / "train.json").read_text())
     ann = max(data["annotations"], key=lambda a: a["num_keypoints"])
     name = next(i["file_name"] for i in data["images"] if i["id"] == ann["image_id"])
     return coco_sample / "images" / name, [float(v) for v in ann["bbox"]]
-
-
-@pytest.fixture()
-def edge(monkeypatch):
-    """The edge runtime module ``tflite/pose_estimator.py`` (a script directory, not a package)."""
-    import importlib
-
-    monkeypatch.syspath_prepend(str(EDGE_DIR))
-    return importlib.import_module("pose_estimator")

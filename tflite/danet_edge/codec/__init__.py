@@ -37,7 +37,7 @@ from danet_edge.codec.geometry import (
     crop_person,
     get_affine_transform,
 )
-from danet_edge.codec.heatmap import DECODE_MODES, HeatmapCodec
+from danet_edge.codec.heatmap import DECODE_MODES, DEFAULT_LEVEL_SIGMAS, HeatmapCodec
 from danet_edge.codec.keypoints import (
     COCO_FLIP_PAIRS,
     COCO_KEYPOINTS,
@@ -55,6 +55,7 @@ __all__ = [
     "COCO_SIGMAS",
     "COCO_SKELETON",
     "DECODE_MODES",
+    "DEFAULT_LEVEL_SIGMAS",
     "LSP_KEYPOINTS",
     "MPII_KEYPOINTS",
     "HeatmapCodec",

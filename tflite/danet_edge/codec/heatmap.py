@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -14,6 +18,16 @@ BLUR_SHIFT_KERNEL = 5
 DARK_KERNEL = 11
 SHIFT = 0.25
 DECODE_CHUNK = 8
+# Gaussian sigma (heatmap cells at stride 4) of each supervised level's training target,
+# after the authors' code: coarser levels learn blurrier targets. "heatmaps" is the finest
+# level, the only one an inference model keeps; its sigma is the codec's ``sigma``.
+DEFAULT_LEVEL_SIGMAS = {
+    "heatmaps_s32": 2.6,
+    "heatmaps_s16": 2.0,
+    "heatmaps_s8": 1.7,
+    "heatmaps": 1.4,
+}
+FINEST_LEVEL = "heatmaps"
 
 
 def _blur(maps: np.ndarray, kernel: int, border: int) -> np.ndarray:
@@ -31,45 +45,124 @@ def _blur(maps: np.ndarray, kernel: int, border: int) -> np.ndarray:
 
 
 class HeatmapCodec:
-    """Encode keypoints to Gaussian heatmaps and decode heatmaps to keypoints.
+    """Every setting that turns keypoints into heatmaps and back, declared once.
+
+    Training targets, validation, evaluation, export metadata and every runtime build their
+    codec from the same values: a config's ``codec`` section or an artifact's metadata
+    (:meth:`from_dict`), and write it back with :meth:`to_dict`. No other module holds a
+    default for any of these.
 
     Args:
         input_size: network input (crop) size (h, w) in pixels.
         heatmap_size: heatmap size (h, w); the stride is input_size / heatmap_size.
-        sigma: Gaussian standard deviation in heatmap cells.
+        sigma: Gaussian standard deviation in heatmap cells of :meth:`encode` (the finest
+            level's training target).
         blur_kernel: odd size of the Gaussian blur of ``blur_shift`` decoding, in cells
             (OpenCV derives its sigma from the size: 1.1 for 5, 2.9 for 17).
+        decode_mode: the decoder :meth:`decode` uses by default (``DECODE_MODES``).
+        padding: person box -> crop region enlargement (1.25: the box fills 80 %).
+        flip_test: average each crop's heatmaps with its mirror's at test time.
+        level_sigmas: training target sigma per supervised pyramid level; None: the
+            defaults, with the finest level at ``sigma``.
     """
 
     def __init__(
         self,
         input_size: tuple[int, int] = (256, 192),
         heatmap_size: tuple[int, int] = (64, 48),
-        sigma: float = 2.0,
+        sigma: float = DEFAULT_LEVEL_SIGMAS[FINEST_LEVEL],
         blur_kernel: int = BLUR_SHIFT_KERNEL,
+        decode_mode: str = "blur_shift",
+        padding: float = 1.25,
+        flip_test: bool = True,
+        level_sigmas: Mapping[str, float] | None = None,
     ) -> None:
         if len(input_size) != 2 or min(input_size) <= 0:
             raise ValueError(f"input_size must be positive (h, w), got {input_size!r}")
         if len(heatmap_size) != 2 or min(heatmap_size) <= 0:
             raise ValueError(f"heatmap_size must be positive (h, w), got {heatmap_size!r}")
-        if sigma <= 0:
-            raise ValueError(f"sigma must be > 0, got {sigma!r}")
+        _positive("sigma", sigma)
         if int(blur_kernel) != blur_kernel or blur_kernel < 1 or blur_kernel % 2 == 0:
             raise ValueError(f"blur_kernel must be a positive odd integer, got {blur_kernel!r}")
+        if decode_mode not in DECODE_MODES:
+            raise ValueError(
+                f"unknown decode mode {decode_mode!r}; known: {', '.join(DECODE_MODES)}"
+            )
+        _positive("padding", padding)
+        if padding < 1.0:
+            raise ValueError(
+                f"padding must be >= 1 (the crop holds the whole box), got {padding!r}"
+            )
+        if not isinstance(flip_test, bool):
+            raise ValueError(f"flip_test must be true or false, got {flip_test!r}")
+        levels = dict(DEFAULT_LEVEL_SIGMAS, **{FINEST_LEVEL: float(sigma)})
+        if level_sigmas is not None:
+            levels = {str(k): float(v) for k, v in dict(level_sigmas).items()}
+            for name, value in levels.items():
+                _positive(f"level_sigmas[{name!r}]", value)
+            if FINEST_LEVEL in levels and levels[FINEST_LEVEL] != float(sigma):
+                raise ValueError(
+                    f"level_sigmas[{FINEST_LEVEL!r}] = {levels[FINEST_LEVEL]} disagrees with "
+                    f"sigma = {sigma}; give one of them"
+                )
+            levels.setdefault(FINEST_LEVEL, float(sigma))
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
         self.sigma = float(sigma)
         self.blur_kernel = int(blur_kernel)
+        self.decode_mode = str(decode_mode)
+        self.padding = float(padding)
+        self.flip_test = flip_test
+        self.level_sigmas = levels
         # (x, y) order, like the points.
         self.stride = np.array(
             [input_size[1] / heatmap_size[1], input_size[0] / heatmap_size[0]], dtype=np.float64
         )
 
+    FIELDS = ("input_size", "heatmap_size", "sigma", "blur_kernel", "decode_mode", "padding",
+              "flip_test", "level_sigmas")  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values of every setting; :meth:`from_dict` reads them back."""
+        out = {name: getattr(self, name) for name in self.FIELDS}
+        out["input_size"], out["heatmap_size"] = list(self.input_size), list(self.heatmap_size)
+        out["level_sigmas"] = dict(self.level_sigmas)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = "codec") -> HeatmapCodec:
+        """A codec from a config section or metadata; unknown keys are an error naming them."""
+        if not isinstance(values, Mapping):
+            raise ValueError(f"{where} must be a mapping, got {type(values).__name__}")
+        unknown = sorted(set(values) - set(cls.FIELDS))
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown codec settings {unknown}; known: {list(cls.FIELDS)}"
+            )
+        kwargs = dict(values)
+        for key in ("input_size", "heatmap_size"):
+            if key in kwargs:
+                kwargs[key] = tuple(kwargs[key])
+        try:
+            return cls(**kwargs)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: {err}") from None
+
+    def replace(self, **changes: Any) -> HeatmapCodec:
+        """A copy with some settings changed (e.g. ``flip_test=False``)."""
+        values = self.to_dict()
+        if "sigma" in changes and "level_sigmas" not in changes:
+            values["level_sigmas"] = dict(
+                values["level_sigmas"], **{FINEST_LEVEL: changes["sigma"]}
+            )
+        values.update(changes)
+        return type(self).from_dict(values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HeatmapCodec) and self.to_dict() == other.to_dict()
+
     def __repr__(self) -> str:
-        return (
-            f"HeatmapCodec(input_size={self.input_size}, heatmap_size={self.heatmap_size}, "
-            f"sigma={self.sigma}, blur_kernel={self.blur_kernel})"
-        )
+        return "HeatmapCodec(" + ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items()) + ")"
 
     def to_heatmap(self, points: np.ndarray) -> np.ndarray:
         """Input-crop pixels (..., 2) -> heatmap cell coordinates (..., 2)."""
@@ -98,8 +191,12 @@ class HeatmapCodec:
         heatmaps = gy[:, None, :] * gx[None, :, :] * valid[None, None, :]
         return heatmaps.astype(np.float32), valid.astype(np.float32)
 
-    def decode(self, heatmaps: np.ndarray, mode: str = "shift") -> tuple[np.ndarray, np.ndarray]:
+    def decode(
+        self, heatmaps: np.ndarray, mode: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps (N, H, W, K) -> coords (N, K, 2) in input-crop pixels, scores (N, K).
+
+        ``mode`` None uses the codec's ``decode_mode``.
 
         Modes: ``shift`` (argmax, quarter-cell step toward the higher neighbour per axis),
         ``blur_shift`` (the DANet/MSPN test protocol: Gaussian blur, then a quarter-cell step
@@ -113,6 +210,7 @@ class HeatmapCodec:
             raise ValueError(
                 f"heatmaps are {hm.shape[1:3]} (h, w) but the codec expects {self.heatmap_size}"
             )
+        mode = self.decode_mode if mode is None else mode
         if mode not in DECODE_MODES:
             raise ValueError(f"unknown decode mode {mode!r}; known: {', '.join(DECODE_MODES)}")
         # A few persons at a time keep the working set in cache: in one piece, a batch of 32
@@ -208,3 +306,13 @@ class HeatmapCodec:
         oy = -(dxx * dy - dxy * dx) / safe
         offset = np.clip(np.stack([ox, oy], axis=-1), -1.0, 1.0) * ok[..., None]
         return xy + offset
+
+
+def _positive(name: str, value: Any) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
