@@ -13,6 +13,9 @@ This module does not import TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -50,6 +53,9 @@ class DataConfig:
     pass number only (`danet_tf.data.order`), so there is no shuffle buffer to size.
     """
 
+    # Names the dataset in the default work directory (work_dirs/<model>_<name>-<H>x<W>);
+    # None: "synthetic" without annotations, else the annotation file's stem.
+    name: str | None = None
     annotations: str | None = None
     images: str | None = None
     val_annotations: str | None = None
@@ -124,15 +130,20 @@ class TrainConfig:
     checkpoint_every_steps: int = _spec(200, min=1)
     keep_checkpoints: int = _spec(2, min=1)
     log_every_steps: int = _spec(10, min=1)
-    # Validation PCK@0.05 (of the input height) at the end of every epoch; 0 disables it.
+    # Validation at the end of every epoch on the first val_samples persons of the
+    # validation set: COCO keypoint AP (pycocotools, ground-truth boxes) when its
+    # annotations carry OKS sigmas (COCO keypoints), else PCK@0.05 of the crop's longer
+    # side. best.keras is the model of the best epoch by that metric. 0 disables it.
     val_samples: int = _spec(64, min=0)
+    # Prediction overlays (work dir and TensorBoard) on this many fixed validation crops.
+    overlay_samples: int = _spec(8, min=0)
 
 
 @dataclass
 class RuntimeConfig:
     """Where and how the run executes."""
 
-    # None: work_dirs/<model name>.
+    # None: work_dirs/<model>_<dataset>-<H>x<W> (`default_workdir`), one per resolved run.
     workdir: str | None = None
     strategy: str = _spec("auto", choices=STRATEGIES)
     mixed_precision: bool = False
@@ -158,7 +169,14 @@ class Config:
         return out
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        """Write the YAML atomically (temporary file, fsync, rename)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "w") as f:
+            f.write(yaml.safe_dump(self.to_dict(), sort_keys=False))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
 
 
 class ConfigError(ValueError):
@@ -219,9 +237,12 @@ def _scalar(name: str, value: Any, hint: Any) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{name}: expected a number, got {value!r}")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{name}: expected a finite number, got {value!r}")
+        return number
     if hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
@@ -282,6 +303,24 @@ def _validate(cfg: Config) -> Config:
             f"got {cfg.train.end_learning_rate!r}"
         )
     return cfg
+
+
+def dataset_tag(cfg: Config) -> str:
+    """The dataset's name in the default work directory."""
+    if cfg.data.name:
+        tag = cfg.data.name
+    elif cfg.data.annotations is None:
+        tag = "synthetic"
+    else:
+        tag = Path(cfg.data.annotations).stem
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", tag).strip("_.") or "data"
+
+
+def default_workdir(cfg: Config) -> Path:
+    """``work_dirs/<model>_<dataset>-<H>x<W>``: two runs that differ in model, dataset or input
+    size never share a default work directory (the other fields are checked on resume)."""
+    h, w = cfg.model.input_size
+    return Path("work_dirs") / f"{cfg.model.name}_{dataset_tag(cfg)}-{h}x{w}"
 
 
 def load_config(

@@ -5,7 +5,13 @@ then the flags below, then ``--set section.field=value`` (any field). With no ``
 and no ``--data`` the run uses ``configs/danet_tiny_synthetic-128x96.yaml``: a tiny model on
 the embedded synthetic dataset (generated into a cache directory on first use), which
 finishes in a few minutes on a 2-core CPU. Rerunning the same command resumes from the
-last checkpoint in the work directory.
+newest checkpoint of the work directory that restores (damaged ones are moved aside and
+named). The default work directory is work_dirs/<model>_<dataset>-<H>x<W>; a work directory
+that holds another run (another model, data, batch, schedule, loss, augmentation...) is
+refused with the differing fields listed.
+
+Exit status: 0 done, 2 bad config value, 1 the run cannot go on (no restorable checkpoint,
+another run in the work directory, a non-finite loss or weight); the message says why.
 """
 
 from __future__ import annotations
@@ -48,7 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--images", help="image directory the json's file_name is relative to")
     p.add_argument("--val-data", help="COCO keypoint json for the per-epoch PCK check")
     p.add_argument("--val-images", help="image directory of --val-data")
-    p.add_argument("--workdir", help="checkpoints, logs, final.keras (default work_dirs/<model>)")
+    p.add_argument("--workdir", help="checkpoints, logs, final.keras, best.keras, curves.png "
+                                     "(default work_dirs/<model>_<dataset>-<H>x<W>)")
     p.add_argument("--epochs", help="number of epochs")
     p.add_argument("--steps-per-epoch", help="steps per epoch (default: one pass over the data)")
     p.add_argument("--batch-size", help="global batch size, split over the replicas; the "
@@ -61,7 +68,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mixed-precision", action="store_true",
                    help="float16 (GPU) / bfloat16 (CPU) compute; the loss stays float32")
     p.add_argument("--seed", help="random seed")
-    p.add_argument("--verbose", help="0 silent, 1 progress bar, 2 one line per epoch")
+    p.add_argument("--verbose", help="0 silent; 1 a progress bar on a terminal, else one line "
+                                     "every log_every_steps steps; 2 always lines")
+    p.add_argument("--restart", action="store_true",
+                   help="start again from step 0 although the work directory holds checkpoints "
+                        "(its files are moved to previous/<time>/, not deleted)")
+    p.add_argument("--allow-change", action="append", default=[], metavar="SECTION.FIELD",
+                   help="let this field differ from the run recorded in the work directory: "
+                        "train.epochs (the schedule becomes the new length's), "
+                        "train.val_samples, data.val_annotations, data.val_images, "
+                        "data.images, runtime.mixed_precision")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="override any config field, e.g. --set train.ohkm_weight=0")
     return p.parse_args(argv)
@@ -85,9 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.runtime.verbose:
         print(f"config: {config or 'built-in defaults'}", flush=True)
 
-    from danet_tf.training import train
+    from danet_tf.training import CheckpointError, NonFiniteError, RunMismatchError, train
+    from danet_tf.training.inputs import DataCheckError
 
-    result = train(cfg)
+    allow = [name for item in args.allow_change for name in item.split(",") if name.strip()]
+    try:
+        result = train(cfg, restart=args.restart, allow_changes=allow)
+    except (CheckpointError, RunMismatchError, NonFiniteError, DataCheckError) as err:
+        print(f"train.py: error: {err}", file=sys.stderr, flush=True)
+        return 1
     if cfg.runtime.verbose and result.final_model is not None:
         print(f"done: {result.step}/{result.total_steps} steps; final model: {result.final_model}")
     return 0

@@ -36,6 +36,47 @@ class TrainInputs:
     make_val: ValFactory | None = None
     keypoint_info: Any = None
     description: str = ""
+    # split ("train", "val") -> the pipeline's SkipCounter (by_reason counts), when known.
+    skip_counters: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The validation annotation file and image folder (COCO AP needs the file) and its
+    # keypoint layout (OKS sigmas decide COCO AP against PCK).
+    val_annotations: str | None = None
+    val_images: str | None = None
+    val_keypoint_info: Any = None
+
+
+class DataCheckError(ValueError):
+    """A data set that cannot be used, found at start; the message names the config field."""
+
+
+# Image files read at start per split to catch a set that cannot be read at all.
+PROBE_IMAGES = 16
+
+
+def probe_images(dataset: Any, split: str, field_name: str, limit: int = PROBE_IMAGES) -> None:
+    """Read up to ``limit`` distinct image files spread over ``dataset``; raise ``ValueError``
+    naming the split's config field when none of them can be read (a warning line when some
+    cannot)."""
+    from danet_tf.data.images import read_image
+
+    paths = list(dict.fromkeys(s.image_path for s in dataset.samples))
+    if not paths:
+        return
+    stride = max(1, len(paths) // limit)
+    chosen = paths[::stride][:limit]
+    bad = {}
+    for path in chosen:
+        image, why = read_image(path)
+        if image is None:
+            bad[path] = why
+    if len(bad) == len(chosen):
+        listing = "; ".join(f"{p}: {w}" for p, w in list(bad.items())[:3])
+        raise DataCheckError(
+            f"{field_name}: none of the {len(chosen)} {split} images probed at start can be "
+            f"read ({listing}); check the image folder")
+    if bad:
+        print(f"warning: {len(bad)} of {len(chosen)} {split} images probed at start cannot be "
+              f"read, e.g. {next(iter(bad))}: {next(iter(bad.values()))}", flush=True)
 
 
 def default_synthetic_dir() -> Path:
@@ -62,6 +103,7 @@ def synthetic_paths(cfg: Config) -> dict[str, Path]:
 def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
     """Readers + tf.data pipelines for the config's data section."""
     from danet_tf.data import build_dataset, load_coco
+    from danet_tf.data.images import SkipCounter
 
     if cfg.data.annotations is None:
         paths = synthetic_paths(cfg)
@@ -78,6 +120,10 @@ def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
         raise ValueError(f"data.annotations: {str(train_ann)!r} has no usable person")
     val_set = load_coco(val_ann, val_img, num_keypoints=train_set.num_keypoints) \
         if val_ann is not None else None
+    probe_images(train_set, "training", "data.images")
+    if val_set is not None and len(val_set) and cfg.train.val_samples:
+        probe_images(val_set, "validation", "data.val_images")
+    counters = {"train": SkipCounter(), "val": SkipCounter()}
     common = dict(input_size=tuple(cfg.model.input_size), level_sigmas=level_sigmas,
                   box_padding=cfg.data.box_padding)
     aug = dict(
@@ -94,13 +140,13 @@ def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
             train_set, batch_size=batch, training=True, seed=seed, repeat=True, start=start,
             num_shards=num_shards, shard_index=shard,
             encode_targets=False, image_dtype=tf.uint8,  # the train step casts and renders
-            **common, **aug,
+            skip_counter=counters["train"], **common, **aug,
         )
 
     def make_val(batch: int) -> tf.data.Dataset:
         return build_dataset(
             val_set, batch_size=batch, training=False, repeat=False, with_keypoints=True,
-            **common,
+            skip_counter=counters["val"], **common,
         )
 
     return TrainInputs(
@@ -110,4 +156,8 @@ def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
         make_val=make_val if val_set is not None and len(val_set) else None,
         keypoint_info=train_set.keypoint_info,
         description=description,
+        skip_counters=counters,
+        val_annotations=None if val_set is None else str(val_ann),
+        val_images=None if val_set is None else str(val_img),
+        val_keypoint_info=None if val_set is None else val_set.keypoint_info,
     )

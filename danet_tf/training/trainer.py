@@ -21,22 +21,30 @@ import dataclasses
 import json
 import os
 import shutil
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from danet_tf.config import Config
+from danet_tf.config import Config, default_workdir
 from danet_tf.data.targets import encode_heatmaps
+from danet_tf.training import runs
+from danet_tf.training.atomic import atomic_write_text, remove_stale_temporaries
 from danet_tf.training.batching import batch_plan
+from danet_tf.training.checkpoints import CheckpointError, checkpoint_steps, select_and_restore
 from danet_tf.training.inputs import TrainInputs, build_inputs
 from danet_tf.training.logs import TrainLogger
 from danet_tf.training.losses import default_level_weights, pose_loss
 from danet_tf.training.metrics import pck
-from danet_tf.training.schedule import build_optimizer
+from danet_tf.training.pictures import overlay_grid, write_curves, write_png
+from danet_tf.training.schedule import LinearDecay, build_optimizer
 from danet_tf.training.strategy import is_chief, make_strategy, split_cpu, worker_id
+from danet_tf.training.validation import AP_KEY, BestTracker, coco_ap, is_coco_keypoints, val_subset
+
+__all__ = ["CheckpointError", "NonFiniteError", "TrainResult", "train"]
 
 # (model config, num_keypoints) -> multi-scale keras.Model with outputs named as the levels.
 ModelBuilder = Callable[[Config, int], keras.Model]
@@ -95,7 +103,8 @@ def resolve_level_weights(cfg: Config, levels: tuple[str, ...]) -> tuple[float, 
 
 
 def resolve_workdir(cfg: Config) -> Path:
-    return Path(cfg.runtime.workdir or Path("work_dirs") / cfg.model.name)
+    """``runtime.workdir``, else ``work_dirs/<model>_<dataset>-<H>x<W>`` (`default_workdir`)."""
+    return Path(cfg.runtime.workdir) if cfg.runtime.workdir else default_workdir(cfg)
 
 
 def _inference_model(model: keras.Model) -> keras.Model:
@@ -119,6 +128,72 @@ def unscaled_inference_model(model: keras.Model, scale: float, level: str = "hea
     return keras.Model(model.inputs, out, name=model.name)
 
 
+class NonFiniteError(FloatingPointError):
+    """The loss or the weights stopped being finite; nothing non-finite was written."""
+
+
+# What a work directory holds for one run; --restart (or a fresh start over the files of a
+# run that left no checkpoint) moves them into previous/<time>/ instead of deleting them.
+RUN_FILES = ("checkpoints", "log.csv", "epochs.csv", "summary.json", "best.json", "final.keras",
+             "best.keras", "curves.png", "predictions", "tensorboard", "run.json", "config.yaml",
+             "val_subset.json")
+
+
+def _set_aside(workdir: Path, names: tuple[str, ...] = RUN_FILES) -> Path | None:
+    present = [n for n in names if (workdir / n).exists()]
+    if not present:
+        return None
+    dest = workdir / "previous" / time.strftime("%Y%m%d-%H%M%S")
+    while dest.exists():
+        dest = dest.with_name(dest.name + "x")
+    dest.mkdir(parents=True)
+    for name in present:
+        shutil.move(str(workdir / name), str(dest / name))
+    return dest
+
+
+def _has_run_files(workdir: Path) -> bool:
+    from danet_tf.training.logs import read_csv_rows
+
+    return bool(read_csv_rows(workdir / "log.csv") or read_csv_rows(workdir / "epochs.csv")
+                or any((workdir / n).exists() for n in ("final.keras", "best.keras",
+                                                        "summary.json")))
+
+
+def _recorded_run(workdir: Path) -> dict | None:
+    """The run recorded in the work directory (run.json; config.yaml of older runs)."""
+    record = runs.read_run(workdir)
+    if record is None and (workdir / "config.yaml").is_file():
+        import yaml
+
+        try:
+            record = runs.flatten(yaml.safe_load((workdir / "config.yaml").read_text()), {})
+        except (yaml.YAMLError, AttributeError, TypeError):
+            record = None
+    return record
+
+
+def _all_finite(variables) -> bool:
+    for v in variables:
+        if "float" in str(v.dtype) and not bool(
+                tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(v)))):
+            return False
+    return True
+
+
+def _likely_cause(what: str, lr: float, step: int, first_step: bool, cfg: Config) -> str:
+    if lr > 1.0:
+        return (f"the learning rate {lr:g} is far too high (train.learning_rate "
+                f"{cfg.train.learning_rate:g} at the reference batch)")
+    if what == "gradient":
+        return ("the gradients overflowed: lower the learning rate or set train.clipnorm")
+    if first_step and step == 1:
+        return ("non-finite at the very first step: check the input data and targets "
+                "(train.target_scale) and, with --mixed-precision, float16 overflow")
+    return ("the run diverged: lower the learning rate (train.learning_rate "
+            f"{cfg.train.learning_rate:g}), set train.clipnorm, or train in float32")
+
+
 def train(
     cfg: Config,
     *,
@@ -126,6 +201,9 @@ def train(
     model_builder: ModelBuilder | None = None,
     levels: tuple[str, ...] | None = None,
     inference_fn: Callable[[keras.Model], keras.Model] | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    restart: bool = False,
+    allow_changes: Sequence[str] = (),
 ) -> TrainResult:
     """Train (or resume training) as ``cfg`` says; write ``final.keras`` in the work directory.
 
@@ -133,6 +211,18 @@ def train(
     pipeline, the registered DANet models, ``danet_tf.models.LEVELS`` and
     ``danet_tf.models.inference_model``; tests may substitute them. Every worker of a
     multi-worker run must call this; only the chief writes logs and ``final.keras``.
+
+    ``callbacks``: Keras callbacks, called like ``model.fit`` calls them (``on_train_begin``,
+    ``on_epoch_begin``, ``on_train_batch_begin/end`` with the step's losses and ``lr``,
+    ``on_epoch_end`` with the epoch's mean losses and validation metrics,
+    ``on_train_end``); their model is the multi-scale training model, and setting
+    ``model.stop_training`` (``keras.callbacks.EarlyStopping``) ends the run after a
+    checkpoint. ``restart``: start from step 0 even though the work directory holds
+    checkpoints (its files are moved to ``previous/<time>/``). ``allow_changes``: config
+    fields that may differ from the recorded run (`danet_tf.training.runs.CHANGEABLE`).
+
+    Raises ``CheckpointError`` (checkpoints exist and none restores), ``RunMismatchError``
+    (the work directory holds another run) and ``NonFiniteError``, each naming the cause.
     """
     split_cpu(cfg.runtime.cpu_devices)
     keras.utils.set_random_seed(cfg.runtime.seed)
@@ -153,12 +243,35 @@ def train(
     if inputs is None:
         inputs = build_inputs(cfg, sigmas)
     builder = model_builder or default_model_builder
+    verbose = cfg.runtime.verbose
+    say = print if verbose and chief else (lambda *a, **k: None)
 
     replicas = strategy.num_replicas_in_sync
     plan = batch_plan(cfg.train, replicas)
     global_batch = plan.global_batch
     steps_per_epoch = cfg.train.steps_per_epoch or max(1, inputs.num_train_samples // global_batch)
     total_steps = cfg.train.epochs * steps_per_epoch
+    resolved = {
+        "num_keypoints": inputs.num_keypoints, "num_train_samples": inputs.num_train_samples,
+        "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
+        "levels": list(levels), "level_weights": list(level_weights),
+        "level_sigmas": dict(sigmas), "learning_rate": plan.learning_rate,
+        "end_learning_rate": plan.end_learning_rate,
+    }
+    this_run = runs.flatten(cfg.to_dict(), resolved)
+
+    ckpt_dir = workdir / "checkpoints"
+    moved = None
+    if restart and chief:
+        moved = _set_aside(workdir)
+        say(f"--restart: the work directory's earlier files are in {moved}" if moved else
+            "--restart: nothing to set aside", flush=True)
+    found = checkpoint_steps(ckpt_dir)
+    diffs: dict = {}
+    recorded = _recorded_run(workdir) if found else None
+    if recorded is not None:
+        diffs = runs.check_same_run(recorded, this_run, set(allow_changes), workdir,
+                                    max(found))
 
     with strategy.scope():
         model = builder(cfg, inputs.num_keypoints)
@@ -172,22 +285,40 @@ def train(
         raise ValueError(f"model {cfg.model.name!r} has no outputs {missing}: {model.output_names}")
 
     ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
-    ckpt_dir = workdir / "checkpoints"
+    selection = select_and_restore(ckpt, ckpt_dir, move_damaged=chief)
+    if selection.damaged:
+        say(f"warning: {selection.report()}", flush=True)
+    start_step = int(step_var.numpy())
+    if start_step > total_steps:
+        raise runs.RunMismatchError(
+            f"{workdir}: the checkpoint is at step {start_step}, past this config's "
+            f"{total_steps} steps ({cfg.train.epochs} epochs x {steps_per_epoch})")
     write_dir = ckpt_dir if chief else workdir / f".worker-{worker_id(strategy)}" / "checkpoints"
     manager = tf.train.CheckpointManager(ckpt, str(write_dir), cfg.train.keep_checkpoints)
-    latest = tf.train.latest_checkpoint(str(ckpt_dir))
-    if latest:
-        ckpt.restore(latest).assert_existing_objects_matched()
-    start_step = int(step_var.numpy())
     if chief:
         workdir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(workdir)
+        if selection.path is None and not restart and _has_run_files(workdir):
+            moved = _set_aside(workdir)
+            say(f"no checkpoint to resume from: the earlier run's files are in {moved}",
+                flush=True)
+        atomic_write_text(workdir / runs.RUN_FILE, runs.run_record(cfg.to_dict(), resolved))
         cfg.save(workdir / "config.yaml")
-    verbose = cfg.runtime.verbose
-    if verbose and chief:
-        state = f"resuming at step {start_step}" if latest else "starting"
-        print(f"{state}: {total_steps} steps ({cfg.train.epochs} epochs x {steps_per_epoch}), "
-              f"{plan.describe(cfg.train)}, loss {cfg.train.loss}, data: "
-              f"{inputs.description or inputs.num_train_samples}", flush=True)
+    if "train.epochs" in diffs and selection.step is not None:
+        old_total = int(diffs.get("resolved.total_steps", (total_steps,))[0])
+        old_lr = float(LinearDecay(plan.learning_rate, old_total, plan.end_learning_rate,
+                                   min(cfg.train.warmup_steps, old_total - 1))(start_step))
+        new_lr = float(optimizer.learning_rate)
+        say(f"train.epochs {diffs['train.epochs'][0]} -> {diffs['train.epochs'][1]}: the "
+            f"schedule is now the {total_steps}-step one; learning rate at step {start_step}: "
+            f"{new_lr:.4g} (was {old_lr:.4g} on the {old_total}-step schedule)", flush=True)
+    for key, (a, b) in diffs.items():
+        if key != "train.epochs" and not key.startswith("resolved."):
+            say(f"{key}: {a!r} -> {b!r} (--allow-change)", flush=True)
+    state = f"resuming at step {start_step}" if selection.path else "starting"
+    say(f"{state}: {total_steps} steps ({cfg.train.epochs} epochs x {steps_per_epoch}), "
+        f"{plan.describe(cfg.train)}, loss {cfg.train.loss}, data: "
+        f"{inputs.description or inputs.num_train_samples}; work dir {workdir}", flush=True)
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         # Each pipeline serves global_batch / num_input_pipelines samples per step; on resume
@@ -198,26 +329,60 @@ def train(
                                  ctx.input_pipeline_id, start)
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+    check_grads = policy != "mixed_float16"  # loss scaling skips non-finite steps itself
     train_step = _make_train_step(
-        strategy, model, optimizer, step_var, levels, level_weights, cfg, global_batch, sigmas
+        strategy, model, optimizer, step_var, levels, level_weights, cfg, global_batch, sigmas,
+        check_grads,
     )
     logger = TrainLogger(workdir, enabled=chief, verbose=verbose,
-                         steps_per_epoch=steps_per_epoch, start_step=start_step)
+                         steps_per_epoch=steps_per_epoch, start_step=start_step,
+                         total_steps=total_steps, progress_every=cfg.train.log_every_steps)
+    inference_fn = inference_fn or _inference_model
+    monitor = _Monitor(cfg, inputs, model, inference_fn, levels, workdir, logger, start_step,
+                       steps_per_epoch, enabled=chief)
+    cb = keras.callbacks.CallbackList(list(callbacks or []), add_history=False,
+                                      add_progbar=False, model=model, epochs=cfg.train.epochs,
+                                      steps=steps_per_epoch, verbose=0)
     step = start_step
+    saved = selection.step or 0
     logs: dict[str, float] = {}
     sums: dict[str, float] = {}
+    stopped = False
+
+    def save(at: int) -> None:
+        nonlocal saved
+        variables = list(model.weights) + list(optimizer.variables)
+        if not _all_finite(variables):
+            raise NonFiniteError(
+                f"non-finite weights at step {at}: not saved; the last checkpoint is step "
+                f"{saved}. Likely cause: " + _likely_cause("weights", lr, at, False, cfg))
+        manager.save(checkpoint_number=at)
+        saved = at
+
+    lr = float(optimizer.learning_rate)
+    model.stop_training = False
+    cb.on_train_begin()
     try:
-        while step < total_steps:
+        while step < total_steps and not stopped:
             epoch, in_epoch = divmod(step, steps_per_epoch)
             logger.start_epoch(epoch, cfg.train.epochs, in_epoch)
+            monitor.start_epoch()
+            cb.on_epoch_begin(epoch)
             sums = {}
-            for _ in range(in_epoch, steps_per_epoch):
+            for batch_index in range(in_epoch, steps_per_epoch):
                 lr = float(optimizer.learning_rate)
+                cb.on_train_batch_begin(batch_index)
                 out = train_step(iterator)
                 step += 1
                 logs = {k: float(v) for k, v in out.items()}
-                if not np.isfinite(logs["loss"]):
-                    raise FloatingPointError(f"loss became {logs['loss']} at step {step}")
+                grad_norm = logs.pop("grad_norm", 0.0)
+                for what, value in (("loss", logs["loss"]), ("gradient", grad_norm)):
+                    if not np.isfinite(value):
+                        raise NonFiniteError(
+                            f"non-finite {what} ({value}) at step {step} (learning rate "
+                            f"{lr:.4g}); the run stopped before writing it anywhere: the last "
+                            f"checkpoint is step {saved}. Likely cause: "
+                            + _likely_cause(what, lr, step, step == start_step + 1, cfg))
                 for k, v in logs.items():
                     sums[k] = sums.get(k, 0.0) + v
                 logs["lr"] = lr
@@ -225,35 +390,173 @@ def train(
                 done = step - epoch * steps_per_epoch
                 means = {k: v / (done - in_epoch) for k, v in sums.items()} | {"lr": lr}
                 logger.step(step, done, logs, means, global_batch, write)
+                cb.on_train_batch_end(batch_index, dict(logs))
+                if model.stop_training:
+                    stopped = True
+                    break
                 if step % steps_per_epoch and step % cfg.train.checkpoint_every_steps == 0:
-                    manager.save(checkpoint_number=step)
-            manager.save(checkpoint_number=step)
-            n = steps_per_epoch - in_epoch
+                    save(step)
+            save(step)
+            n = max(1, step - epoch * steps_per_epoch - in_epoch)
             epoch_logs = {k: v / n for k, v in sums.items()}
             epoch_logs["lr"] = float(optimizer.learning_rate)
-            if chief and inputs.make_val is not None and cfg.train.val_samples:
-                epoch_logs.update(evaluate_pck(model, inputs, cfg, levels[-1]))
-            logger.end_epoch(epoch, step, epoch_logs)
+            epoch_logs.update(monitor.validate(epoch, step))
+            logger.end_epoch(epoch, step, epoch_logs, monitor.epoch_skips(epoch))
+            monitor.end_epoch(epoch, step, epoch_logs, builder, inputs.num_keypoints)
+            cb.on_epoch_end(epoch, dict(epoch_logs))
             logs = epoch_logs
+            stopped = stopped or bool(model.stop_training)
     finally:
         logger.close()
+    cb.on_train_end(dict(logs))
+    if stopped:
+        say(f"stopped by a callback at step {step} of {total_steps}", flush=True)
 
     final = None
     if chief:
-        final = _write_final(cfg, model, builder, inference_fn or _inference_model,
-                             inputs.num_keypoints, workdir)
+        final = _write_final(cfg, model, builder, inference_fn, inputs.num_keypoints, workdir)
     summary = {"step": step, "total_steps": total_steps, "logs": logs, "replicas": replicas,
-               "optimizer_iterations": int(optimizer.iterations.numpy())}
+               "optimizer_iterations": int(optimizer.iterations.numpy()),
+               "resumed_from_step": selection.step, "stopped_by_callback": stopped,
+               "damaged_checkpoint_files": selection.damaged,
+               **monitor.summary()}
     out_dir = workdir if chief else workdir / f".worker-{worker_id(strategy)}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=1))
     if not chief:
         shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
     return TrainResult(workdir, step, total_steps, final, logs, model, out_dir)
 
 
+class _Monitor:
+    """Validation, best.keras, skipped-sample counts and pictures of the chief (no-op
+    elsewhere)."""
+
+    def __init__(self, cfg: Config, inputs: TrainInputs, model: keras.Model,
+                 inference_fn: Callable[[keras.Model], keras.Model],
+                 levels: tuple[str, ...], workdir: Path, logger: TrainLogger, start_step: int,
+                 steps_per_epoch: int, enabled: bool) -> None:
+        self.cfg, self.inputs, self.model, self.levels = cfg, inputs, model, levels
+        self.workdir, self.logger, self.enabled = workdir, logger, enabled
+        self.coco = False
+        self.metric: str | None = None
+        self.val_ann: str | None = None
+        self.crops = None
+        self._inference_fn = inference_fn
+        self._infer = None
+        self._snap: dict[str, dict[str, int]] = {}
+        self._val_skips: dict[str, int] = {}
+        start_epoch = start_step // steps_per_epoch
+        # Skips by epoch survive resumes in summary.json (epochs after the restored one are
+        # redone, so their counts are dropped).
+        self.by_epoch: dict[str, dict[str, dict[str, int]]] = {}
+        old = workdir / "summary.json"
+        if enabled and old.is_file():
+            try:
+                prev = json.loads(old.read_text()).get("skipped_by_epoch", {})
+                self.by_epoch = {e: v for e, v in prev.items() if int(e) <= start_epoch}
+            except (ValueError, AttributeError):
+                self.by_epoch = {}
+        if not enabled:
+            self.best = BestTracker(workdir, None)
+            return
+        has_val = inputs.make_val is not None and cfg.train.val_samples > 0
+        if has_val:
+            self.coco = bool(inputs.val_annotations) and is_coco_keypoints(
+                inputs.val_keypoint_info)
+            self.metric = AP_KEY if self.coco else f"val_pck@{PCK_ALPHA:g}"
+            if self.coco:
+                self.val_ann = val_subset(inputs.val_annotations, cfg.train.val_samples,
+                                          workdir / "val_subset.json")
+        self.best = BestTracker(workdir, self.metric)
+        if inputs.make_val is not None and cfg.train.overlay_samples:
+            for images, _, keypoints in inputs.make_val(cfg.train.overlay_samples):
+                self.crops = (np.asarray(images, np.float32), keypoints.numpy())
+                break
+
+    def inference(self) -> keras.Model:
+        """The single-output model (unscaled heatmaps) sharing the training model's layers."""
+        if self._infer is None:
+            infer = self._inference_fn(self.model)
+            if self.cfg.train.target_scale != 1.0:
+                infer = unscaled_inference_model(infer, self.cfg.train.target_scale)
+            self._infer = infer
+        return self._infer
+
+    def start_epoch(self) -> None:
+        self._snap = {k: c.by_reason for k, c in self.inputs.skip_counters.items()}
+        self._val_skips = {}
+
+    def validate(self, epoch: int, step: int) -> dict[str, float]:
+        if not self.enabled or self.metric is None:
+            return {}
+        if self.coco:
+            vals, self._val_skips = coco_ap(
+                self.inference(), self.val_ann, self.inputs.val_images,
+                self.inputs.num_keypoints, tuple(self.cfg.model.input_size))
+            return vals
+        return evaluate_pck(self.model, self.inputs, self.cfg, self.levels[-1])
+
+    def epoch_skips(self, epoch: int) -> dict[str, dict[str, int]] | None:
+        if not self.enabled:
+            return None
+        out: dict[str, dict[str, int]] = {}
+        for split, counter in self.inputs.skip_counters.items():
+            before = self._snap.get(split, {})
+            now = counter.by_reason
+            out[split] = {r: n - before.get(r, 0) for r, n in now.items() if n > before.get(r, 0)}
+        if self._val_skips:
+            val = out.setdefault("val", {})
+            for r, n in self._val_skips.items():
+                val[r] = val.get(r, 0) + n
+        out.setdefault("train", {})
+        self.by_epoch[str(epoch + 1)] = out
+        return out
+
+    def end_epoch(self, epoch: int, step: int, logs: dict[str, float], builder, num_keypoints
+                  ) -> None:
+        if not self.enabled:
+            return
+        value = logs.get(self.metric) if self.metric else None
+        if self.best.improves(value):
+            _write_final(self.cfg, self.model, builder, self._inference_fn, num_keypoints,
+                         self.workdir, name="best.keras")
+            self.best.record(value, epoch + 1, step)
+        if self.crops is not None:
+            self._overlay(epoch, step)
+        try:
+            write_curves(self.workdir, self.metric)
+        except Exception as err:  # noqa: BLE001 - a picture must not end a long run
+            print(f"warning: curves.png not updated: {type(err).__name__}: {err}", flush=True)
+        atomic_write_text(self.workdir / "summary.json", json.dumps(
+            {"step": step, "epoch": epoch + 1, "logs": logs, **self.summary()}, indent=1))
+
+    def _overlay(self, epoch: int, step: int) -> None:
+        from danet_tf.codec import HeatmapCodec
+
+        images, keypoints = self.crops
+        heatmaps = np.asarray(self.inference()([images], training=False), np.float32)
+        codec = HeatmapCodec(tuple(self.cfg.model.input_size), heatmaps.shape[1:3])
+        coords, _ = codec.decode(heatmaps, mode="shift")
+        info = self.inputs.val_keypoint_info or self.inputs.keypoint_info
+        skeleton = tuple(getattr(info, "skeleton", ()) or ())
+        grid = overlay_grid(images, keypoints, np.asarray(coords), skeleton)
+        write_png(self.workdir / "predictions" / f"epoch_{epoch + 1:03d}.png", grid)
+        self.logger.image(step, "val/predictions", grid)
+
+    def summary(self) -> dict:
+        totals: dict[str, dict[str, int]] = {}
+        for per_split in self.by_epoch.values():
+            for split, reasons in per_split.items():
+                dest = totals.setdefault(split, {})
+                for r, n in reasons.items():
+                    dest[r] = dest.get(r, 0) + n
+        return {"validation_metric": self.metric, "best": self.best.best,
+                "skipped_samples": totals, "skipped_by_epoch": self.by_epoch}
+
+
 def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights, cfg,
-                     global_batch, level_sigmas=None):
+                     global_batch, level_sigmas=None, check_grads=True):
     """One optimizer step per call on the next batch of ``iterator``.
 
     Batches are ``(images, targets)``: images uint8 or float32 (cast here), targets either
@@ -261,7 +564,8 @@ def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights
     ``{"keypoints": (B, K, 3), "weights": ...}``, rendered here on the replica's device
     with ``level_sigmas`` (`danet_tf.data.targets.encode_heatmaps`): that keeps the
     Gaussians off the input pipeline's CPU and 4 levels of heatmaps (835 KB per 256x192
-    sample) out of the host-to-device copy.
+    sample) out of the host-to-device copy. Also returns ``grad_norm`` (the global norm of
+    the gradients; 0 when ``check_grads`` is off), so a non-finite gradient stops the run.
     """
     scale_loss = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     input_size = tuple(cfg.model.input_size)
@@ -286,8 +590,13 @@ def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights
         grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         step_var.assign_add(1)
-        return {k: tf.nn.compute_average_loss(v, global_batch_size=global_batch)
-                for k, v in terms.items()}
+        out = {k: tf.nn.compute_average_loss(v, global_batch_size=global_batch)
+               for k, v in terms.items()}
+        norm = tf.linalg.global_norm([g for g in grads if g is not None]) if check_grads \
+            else tf.constant(0.0)
+        # Summed over replicas below: divide so the sum is the mean of the replicas' norms.
+        out["grad_norm"] = tf.cast(norm, tf.float32) / strategy.num_replicas_in_sync
+        return out
 
     @tf.function
     def train_step(iterator):
@@ -340,18 +649,24 @@ def predict_val(model: keras.Model, inputs: TrainInputs, cfg: Config, level: str
 
 def _write_final(cfg: Config, model: keras.Model, builder: ModelBuilder,
                  inference_fn: Callable[[keras.Model], keras.Model], num_keypoints: int,
-                 workdir: Path) -> Path:
-    """Save the single-output inference model in float32 as ``final.keras`` (atomically)."""
-    if keras.mixed_precision.global_policy().name != "float32":
+                 workdir: Path, name: str = "final.keras") -> Path:
+    """Save the single-output inference model in float32 as ``name`` (atomically)."""
+    if any(layer.dtype_policy.name != "float32" for layer in model.layers):
+        previous = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy("float32")
-        fp32 = builder(cfg, num_keypoints)
+        try:
+            fp32 = builder(cfg, num_keypoints)
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
         fp32.set_weights(model.get_weights())
         model = fp32
-    final = workdir / "final.keras"
-    tmp = workdir / "final.tmp.keras"
+    final = workdir / name
+    tmp = workdir / f".{name}.tmp.keras"
     inference = inference_fn(model)
     if cfg.train.target_scale != 1.0:
         inference = unscaled_inference_model(inference, cfg.train.target_scale)
     inference.save(tmp)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
     os.replace(tmp, final)
     return final
