@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +31,11 @@ def make_result(image_id: int, keypoints: np.ndarray, score: float, category_id:
     kp = np.asarray(keypoints, np.float64)
     if kp.ndim != 2 or kp.shape[1] != 3:
         raise ValueError(f"keypoints must be (K, 3), got shape {kp.shape}")
+    if not np.all(np.isfinite(kp)) or not math.isfinite(float(score)):
+        raise ValueError(
+            f"image {image_id}: a result needs finite keypoints and score, got score "
+            f"{float(score)!r} and {int((~np.isfinite(kp)).sum())} NaN/inf keypoint values"
+        )
     return {
         "image_id": int(image_id),
         "category_id": int(category_id),
@@ -36,12 +44,54 @@ def make_result(image_id: int, keypoints: np.ndarray, score: float, category_id:
     }
 
 
-def write_coco_results(path: str | Path, results: Sequence[dict]) -> Path:
-    """Write COCO keypoint results json (a list of ``make_result`` entries)."""
+def write_json(path: str | Path, data: object) -> Path:
+    """Write strictly valid json (``allow_nan=False``: no bare NaN/Infinity) atomically: a
+    temporary file in the same folder renamed over ``path``, so a failure leaves no file
+    (or the previous one) and never a half-written or invalid one."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not a results file")
+    text = json.dumps(data, allow_nan=False)  # raises before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(list(results)))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
+
+
+def write_coco_results(path: str | Path, results: Sequence[dict]) -> Path:
+    """Write a COCO keypoint results json (a list of ``make_result`` entries), strictly
+    valid (a NaN or inf anywhere is a ValueError and nothing is written) and atomically."""
+    try:
+        return write_json(path, list(results))
+    except ValueError as exc:
+        raise ValueError(f"{path}: results hold NaN/inf values, nothing written ({exc})") from None
+
+
+def _check_results(results: list, source: str) -> None:
+    for i, r in enumerate(results):
+        if not isinstance(r, dict) or not {"image_id", "keypoints", "score"} <= set(r):
+            raise ValueError(f"{source}: result {i} needs image_id, keypoints and score: {r!r}")
+        score, kp = r["score"], r["keypoints"]
+        if (
+            isinstance(score, bool)
+            or not isinstance(score, int | float)
+            or not math.isfinite(score)
+        ):
+            raise ValueError(f"{source}: result {i} (image {r['image_id']}) has score {score!r}")
+        if not isinstance(kp, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in kp
+        ):
+            raise ValueError(
+                f"{source}: result {i} (image {r['image_id']}) has keypoints that are not all "
+                "finite numbers"
+            )
 
 
 def coco_keypoint_eval(
@@ -61,11 +111,21 @@ def coco_keypoint_eval(
     Returns:
         ``{AP, AP50, AP75, APM, APL, AR, AR50, AR75, ARM, ARL}`` and pycocotools' table.
         No results at all scores 0 everywhere (pycocotools itself refuses an empty list).
+
+    Raises:
+        ValueError: a result without finite score and keypoints (with pycocotools, NaN
+            scores reorder the ranking and halve the AP of correct results), or for an
+            image id the annotation file does not know.
     """
     gt = load_coco_gt(ann)
+    source = "results"
     if isinstance(results, str | Path):
+        source = str(results)
         results = json.loads(Path(results).read_text())
+        if not isinstance(results, list):
+            raise ValueError(f"{source}: a results file is a json list")
     results = list(results)
+    _check_results(results, source)
     if not results:
         return dict.fromkeys(STAT_NAMES, 0.0), "no results: every metric is 0\n"
     unknown = sorted({r["image_id"] for r in results} - set(gt.getImgIds()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,7 @@ from danet_tf.evaluation.coco_eval import (
     write_coco_results,
 )
 from danet_tf.evaluation.inference import PROTOCOLS, PredictFn, Predictions, predict_persons
-from danet_tf.evaluation.nms import oks_nms, rescore
+from danet_tf.evaluation.nms import check_unit_interval, oks_nms, rescore
 from danet_tf.evaluation.pck import lsp_pck, mpii_pckh
 from danet_tf.evaluation.persons import (
     DetectionCounts,
@@ -30,9 +32,19 @@ DEFAULT_NMS_THRESHOLD = 0.9
 DEFAULT_RESCORE_THRESHOLD = 0.2
 
 
+class NothingEvaluated(ValueError):
+    """No person could be evaluated (every image missing or unreadable, ...): the run
+    must fail rather than report an AP of 0. Nothing is written."""
+
+
 @dataclass
 class EvalReport:
-    """Metrics, the printable table, the results entries and what was skipped."""
+    """Metrics, the printable table, the results entries and what was skipped.
+
+    ``dataset_counts`` are the annotation reader's (`danet_tf.data.FilterCounts`),
+    ``detections`` the detection file's, ``skipped_images`` maps each image that could not
+    be read to why (``image_skips`` counts them by reason).
+    """
 
     metric: str
     metrics: dict[str, float]
@@ -43,25 +55,78 @@ class EvalReport:
     skipped_persons: int = 0
     detections: DetectionCounts | None = None
     seconds: float = 0.0
+    dataset_counts: object | None = None
 
     @property
     def ms_per_person(self) -> float:
         return 1e3 * self.seconds / max(self.num_persons, 1)
+
+    @property
+    def image_skips(self) -> dict[str, int]:
+        """Unreadable images by reason, most frequent first."""
+        return dict(Counter(self.skipped_images.values()).most_common())
 
     def summary(self) -> str:
         lines = [
             f"persons evaluated: {self.num_persons} in {self.seconds:.1f} s "
             f"({self.ms_per_person:.1f} ms/person), results: {len(self.results)}"
         ]
+        if self.dataset_counts is not None:
+            lines.append(f"annotations: {self.dataset_counts.summary()}")
         if self.detections is not None:
             lines.append(self.detections.summary())
-        if self.skipped_images:
-            lines.append(
-                f"skipped {len(self.skipped_images)} unreadable images ({self.skipped_persons} "
-                "persons): "
-                + "; ".join(f"{p}: {w}" for p, w in list(self.skipped_images.items())[:5])
-            )
+        lines.extend(skipped_images_lines(self.skipped_images, self.skipped_persons))
         return "\n".join(lines) + "\n" + self.table
+
+
+def skipped_images_lines(skipped: dict[str, str], persons: int) -> list[str]:
+    """``["skipped 2 unreadable images (3 persons): missing file 1, ...", "  e.g. ..."]``."""
+    if not skipped:
+        return []
+    reasons = ", ".join(f"{r} {n}" for r, n in Counter(skipped.values()).most_common())
+    lines = [f"skipped {len(skipped)} unreadable images ({persons} persons): {reasons}"]
+    lines += [f"  {p}: {w}" for p, w in list(skipped.items())[:5]]
+    if len(skipped) > 5:
+        lines.append(f"  ... and {len(skipped) - 5} more")
+    return lines
+
+
+@dataclass
+class EvalModel:
+    """What evaluation needs of a model: the crops -> heatmaps function and its shapes.
+
+    ``input_mean`` is the model's input mean (R, G, B), the authors' protocol's crop border.
+    """
+
+    predict_fn: PredictFn
+    input_size: tuple[int, int]
+    heatmap_size: tuple[int, int]
+    num_keypoints: int
+    input_mean: Sequence[float] | None = None
+
+
+def load_eval_model(
+    name: str | None,
+    weights: str | Path | None,
+    *,
+    input_size: tuple[int, int] | None = None,
+    num_keypoints: int = 17,
+) -> EvalModel:
+    """The one place evaluation loads a model: a ``.keras`` file (``weights``) or a
+    registered model built with random weights (``name``). ``input_size`` (h, w) must match
+    a model with a fixed input; it sizes a built one (default 256x192)."""
+    from danet_tf.evaluation.inference import keras_predict_fn
+    from danet_tf.evaluation.model_io import load_pose_model, model_io_shapes
+    from danet_tf.models import input_normalization
+
+    size = input_size or (256, 192)
+    model = load_pose_model(name, weights, input_size=size, num_keypoints=num_keypoints)
+    in_size, heatmap_size, k = model_io_shapes(model, input_size)
+    try:
+        mean = input_normalization(model)[0]
+    except ValueError:  # not a danet_tf model: no known input mean
+        mean = None
+    return EvalModel(keras_predict_fn(model), in_size, heatmap_size, k, mean)
 
 
 def _load_annotations(ann_file: Path, image_dir: Path | None, metric: str):
@@ -160,6 +225,49 @@ def _protocol_options(
     return DEFAULT_DECODE, crop_border, authors.HEAT_RANGE if heat_range is None else heat_range
 
 
+def _check_options(
+    nms_threshold: float | None,
+    rescore_threshold: float,
+    det_score_threshold: float,
+    batch_size: int,
+    heat_range: float | None,
+    input_size: tuple[int, int],
+) -> None:
+    """Every number evaluation takes, checked before any work (names the option)."""
+    if nms_threshold is not None:
+        check_unit_interval("nms_threshold", nms_threshold)
+    check_unit_interval("rescore_threshold", rescore_threshold)
+    check_unit_interval("det_score_threshold", det_score_threshold)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if heat_range is not None and (
+        isinstance(heat_range, bool) or not math.isfinite(float(heat_range)) or heat_range <= 0
+    ):
+        raise ValueError(f"heat_range must be a finite number > 0, got {heat_range!r}")
+    if len(input_size) != 2 or not all(
+        isinstance(v, int | np.integer) and v > 0 for v in input_size
+    ):
+        raise ValueError(f"input_size must be (height, width) in pixels, got {input_size!r}")
+
+
+def _check_predictions(pred: Predictions, total: int) -> None:
+    """Fail when nothing ran, or when the model produced NaN/inf (nothing is written)."""
+    if not pred.persons:
+        lines = skipped_images_lines(pred.skipped_images, pred.skipped_persons)
+        raise NothingEvaluated(
+            f"nothing could be evaluated: none of the {total} persons ran"
+            + (": " + "; ".join(line.strip() for line in lines) if lines else "")
+            + "; no results written"
+        )
+    bad = ~np.isfinite(pred.keypoints).all(axis=(1, 2))
+    if bad.any():
+        first = pred.persons[int(np.flatnonzero(bad)[0])]
+        raise ValueError(
+            f"the model's heatmaps decode to NaN/inf keypoints for {int(bad.sum())} of "
+            f"{len(bad)} persons (first in {first.image_path}); no results written"
+        )
+
+
 def evaluate_topdown(
     predict_fn: PredictFn,
     ann_file: str | Path,
@@ -205,9 +313,23 @@ def evaluate_topdown(
             (R, G, B), as ``danet_tf.models.input_normalization(model)[0]`` returns it.
         heat_range: ``authors`` only: the training targets' peak (their config: 1); the
             keypoint score is ``heatmap / heat_range + 1``.
+
+    Every threshold must be a finite number in [0, 1] and ``heat_range`` finite and > 0
+    (ValueError naming the option). Persons of unreadable images are skipped and counted
+    (``report.skipped_images``); detections outside their image, the reader's filtered
+    persons likewise (``report.detections``, ``report.dataset_counts``).
+
+    Raises:
+        NothingEvaluated: no person could be evaluated (e.g. every image missing).
+        ValueError: bad options, malformed files, a model whose output decodes to NaN/inf.
+            Nothing is written to ``out`` in any of these cases.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    _check_options(
+        nms_threshold, rescore_threshold, det_score_threshold, batch_size, heat_range,
+        tuple(input_size),
+    )  # fmt: skip
     decode, crop_border, heat_range = _protocol_options(
         protocol, decode, nms_threshold, rescore_threshold, crop_border, heat_range
     )
@@ -249,6 +371,7 @@ def evaluate_topdown(
         flip=flip, decode=decode, batch_size=batch_size, progress=progress, protocol=protocol,
         crop_border=crop_border, heat_range=heat_range,
     )  # fmt: skip
+    _check_predictions(pred, len(persons))
     if metric == "coco" and protocol == "authors":
         results = authors_coco_results(pred)
         metrics, table = coco_keypoint_eval(ann_file, results, sigmas=info.sigmas)
@@ -274,5 +397,5 @@ def evaluate_topdown(
         write_coco_results(out, results)
     return EvalReport(
         metric, metrics, table, results, len(pred.persons), pred.skipped_images,
-        pred.skipped_persons, det_counts, pred.seconds,
+        pred.skipped_persons, det_counts, pred.seconds, dataset.counts,
     )  # fmt: skip

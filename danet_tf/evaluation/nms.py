@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from danet_tf.codec import COCO_SIGMAS
+
+
+def check_unit_interval(name: str, value: object) -> float:
+    """``value`` as a float if it is a finite number in [0, 1]; else a ValueError naming
+    ``name`` (a threshold of -1 or NaN would silently keep one person per image, or all)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise ValueError(f"{name} must be a finite number in [0, 1], got {value!r}")
+    return number
+
+
+def _check_finite(name: str, values: np.ndarray) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(
+            f"{name}: {int(bad.sum())} of {bad.size} values are NaN/inf (first at index "
+            f"{int(np.flatnonzero(bad.reshape(-1))[0])})"
+        )
 
 
 def oks_iou(
@@ -35,9 +58,15 @@ def oks_nms(
     sigmas: np.ndarray = COCO_SIGMAS,
 ) -> np.ndarray:
     """Greedy NMS of poses (N, K, 2|3) of one image: drop a pose whose OKS with a
-    higher-scored kept pose exceeds ``threshold``. Returns kept indices, best first."""
+    higher-scored kept pose exceeds ``threshold``. Returns kept indices, best first.
+
+    ``threshold`` must be in [0, 1] (1 keeps every pose); scores must be finite.
+    """
+    threshold = check_unit_interval("OKS-NMS threshold", threshold)
     kpts = np.asarray(keypoints)
-    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    scores = np.asarray(scores, np.float64)
+    _check_finite("OKS-NMS scores", scores)
+    order = np.argsort(-scores, kind="stable")
     areas = np.asarray(areas, np.float64)
     keep = []
     while order.size:
@@ -55,10 +84,15 @@ def rescore(
 ) -> np.ndarray:
     """Person score = box score x mean of the keypoint scores above ``threshold`` (0 if none).
 
-    box_scores (N,), keypoint_scores (N, K) -> (N,).
+    box_scores (N,), keypoint_scores (N, K) -> (N,). ``threshold`` must be in [0, 1]; the
+    scores must be finite.
     """
+    threshold = check_unit_interval("rescore threshold", threshold)
     kp = np.asarray(keypoint_scores, np.float64)
+    box = np.asarray(box_scores, np.float64)
+    _check_finite("box scores", box)
+    _check_finite("keypoint scores", kp)
     above = kp > threshold
     count = above.sum(axis=-1)
     mean = np.where(count > 0, (kp * above).sum(axis=-1) / np.maximum(count, 1), 0.0)
-    return np.asarray(box_scores, np.float64) * mean
+    return box * mean

@@ -13,6 +13,7 @@ definition); a person missing either joint cannot be scored and is counted as ex
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,16 @@ SC_BIAS = 0.6
 MPII_HEAD_TOP, MPII_UPPER_NECK = 9, 8
 # Standard MPII table: pelvis and thorax are left out of the mean.
 MPII_EXCLUDED_FROM_MEAN = (6, 7)
+
+
+def _check_positive(name: str, value: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -66,8 +77,10 @@ def pck(
 
     pred, gt (N, K, 2); visible (N, K) bool; ref_lengths (N,), persons with a non-positive
     or non-finite length are excluded. The mean is over all scored joints, leaving out
-    ``excluded_from_mean`` joint indices.
+    ``excluded_from_mean`` joint indices. A NaN/inf prediction counts as a miss; a visible
+    ground-truth joint must be finite; ``threshold`` must be finite and > 0.
     """
+    threshold = _check_positive("PCK threshold", threshold)
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
     if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 2:
         raise ValueError(f"pred {pred.shape} and gt {gt.shape} must both be (N, K, 2)")
@@ -76,6 +89,8 @@ def pck(
     ref = np.asarray(ref_lengths, np.float64)
     usable = np.isfinite(ref) & (ref > 0)
     vis = np.asarray(visible, bool) & usable[:, None]
+    if not np.all(np.isfinite(gt[vis])):
+        raise ValueError("ground truth has NaN/inf coordinates on visible joints")
     dist = np.linalg.norm(pred - gt, axis=-1) / np.where(usable, ref, 1.0)[:, None]
     hit = (dist <= threshold) & vis
     counts = vis.sum(axis=0)
@@ -89,6 +104,7 @@ def pck(
 
 def mpii_head_sizes(gt: np.ndarray, head_factor: float = SC_BIAS) -> np.ndarray:
     """Head sizes (N,) from MPII joints (N, 16, 2|3): ``head_factor * |head_top - upper_neck|``."""
+    head_factor = _check_positive("head_factor", head_factor)
     gt = np.asarray(gt, np.float64)
     if gt.ndim != 3 or gt.shape[1] != 16:
         raise ValueError(f"MPII ground truth must be (N, 16, 2|3), got shape {gt.shape}")

@@ -101,7 +101,7 @@ def test_bad_inputs_fail_naming_the_value(coco_sample, lspet, predict, tmp_path)
     with pytest.raises(ValueError, match="no usable detection"):
         _eval(
             predict, coco_sample / "val4.json", dets_file=coco_sample / "val4_person_dets.json",
-            det_score_threshold=2.0,
+            det_score_threshold=1.0,
         )  # fmt: skip
     with pytest.raises(ValueError, match="14 keypoints per person but the model outputs 17"):
         _eval(predict, lspet / "train_lsp14.json")
