@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import cv2
-import danet_edge.images as edge_images
 import numpy as np
 import pytest
 from data_helpers import person, write_coco
 
+import danet_edge.images as edge_images
 from danet_tf.data import calibration_crops, load_coco
 from danet_tf.data import images as data_images
 
