@@ -28,6 +28,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from danet_edge.detector import PersonDetector, default_detector_path
 
 AP_SCORE_THRESHOLD = 0.05  # the usual floor for AP evaluation (mmdet, nanodet)
@@ -163,52 +164,61 @@ def lspet_recall(ann_file: str | Path, image_dir: str | Path,
 
 
 def time_detector(images: list[np.ndarray], model_path: str | Path | None = None,
-                  num_threads: int = 1, repeats: int = 10, warmup: int = 2) -> dict:
-    """Median ms per image of the whole call and of the LiteRT invoke alone."""
-    det = PersonDetector(model_path, num_threads=num_threads)
-    x, _ = det.preprocess(images[0])
-    for _ in range(warmup):
-        det(images[0])
-    call, invoke = [], []
-    it = det._interpreter
+                  threads: tuple[int, ...] = (1, 2), repeats: int = 10,
+                  warmup: int = 2) -> list[dict]:
+    """Median ms per image of the whole call and of the LiteRT invoke alone, per thread count.
+
+    The thread counts are interleaved (one pass over ``images`` each, ``repeats`` times), so
+    that load from other processes on a shared machine falls on all of them alike.
+    """
+    dets = {t: PersonDetector(model_path, num_threads=t) for t in threads}
+    x, _ = dets[threads[0]].preprocess(images[0])
+    for det in dets.values():
+        for _ in range(warmup):
+            det(images[0])
+    call: dict[int, list[float]] = {t: [] for t in threads}
+    invoke: dict[int, list[float]] = {t: [] for t in threads}
     for _ in range(repeats):
-        for image in images:
-            t0 = time.perf_counter()
-            det(image)
-            call.append((time.perf_counter() - t0) * 1e3)
-        t0 = time.perf_counter()
-        it.set_tensor(det._input_index, x)
-        it.invoke()
-        invoke.append((time.perf_counter() - t0) * 1e3)
-    return {"threads": num_threads, "calls": len(call), "ms_per_image": statistics.median(call),
-            "ms_invoke": statistics.median(invoke),
-            "ms_per_image_p90": float(np.percentile(call, 90))}
+        for t, det in dets.items():
+            for image in images:
+                t0 = time.perf_counter()
+                det(image)
+                call[t].append((time.perf_counter() - t0) * 1e3)
+                it = det._interpreter
+                t0 = time.perf_counter()
+                it.set_tensor(det._input_index, x)
+                it.invoke()
+                invoke[t].append((time.perf_counter() - t0) * 1e3)
+    return [{"threads": t, "calls": len(call[t]), "ms_per_image": statistics.median(call[t]),
+             "ms_invoke": statistics.median(invoke[t]),
+             "ms_per_image_p90": float(np.percentile(call[t], 90))} for t in threads]
 
 
 def machine() -> dict:
     """CPU model (``/proc/cpuinfo``), logical cores and runtime versions."""
-    cpu = platform.processor() or platform.machine()
+    info: dict[str, str] = {}
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            if not line.strip():
+                break  # the first processor's block is enough
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    info.setdefault("model name", platform.processor() or platform.machine())
+    flags = set(info.get("flags", "").split())
     from importlib.metadata import version
 
-    return {"cpu": cpu, "logical_cores": os.cpu_count(), "python": platform.python_version(),
+    return {"cpu": info["model name"], "cpu_family": info.get("cpu family"),
+            "cpu_model": info.get("model"),
+            "simd": [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "neon", "asimd")
+                     if f in flags],
+            "logical_cores": os.cpu_count(), "python": platform.python_version(),
             "ai_edge_litert": version("ai-edge-litert"), "opencv": cv2.__version__,
             "numpy": np.__version__}
 
 
-def evaluate_all(data_root: str | Path, model_path: str | Path | None = None,
-                 lspet_limit: int | None = 2000, threads: tuple[int, ...] = (1, 2),
-                 repeats: int = 10) -> dict:
-    """Every measurement of docs/detector.md on ``data_root`` (the DANET_DATA layout)."""
-    root = Path(data_root)
-    model_path = Path(model_path) if model_path else default_detector_path()
+def _accuracy(root: Path, model_path: Path, lspet_limit: int | None) -> dict:
     coco = root / "coco_sample"
-    out: dict = {"machine": machine(), "detector": str(model_path.name)}
-    out["val4"] = coco_person_boxes(coco / "val4.json", coco / "images", model_path)
+    out = {"val4": coco_person_boxes(coco / "val4.json", coco / "images", model_path)}
     dets = coco / "val4_person_dets.json"
     if dets.is_file():
         reference = [r for r in json.loads(dets.read_text()) if r.get("category_id", 1) == 1]
@@ -218,7 +228,21 @@ def evaluate_all(data_root: str | Path, model_path: str | Path | None = None,
     if (lsp / "train_lsp14.json").is_file():
         out["lspet"] = lspet_recall(lsp / "train_lsp14.json", lsp / "images", model_path,
                                     limit=lspet_limit)
+    return out
+
+
+def evaluate_all(data_root: str | Path, model_path: str | Path | None = None,
+                 lspet_limit: int | None = 2000, threads: tuple[int, ...] = (1, 2),
+                 repeats: int = 10, accuracy: bool = True) -> dict:
+    """Every measurement of docs/detector.md on ``data_root`` (the DANET_DATA layout);
+    ``accuracy=False``: the speed only."""
+    root = Path(data_root)
+    model_path = Path(model_path) if model_path else default_detector_path()
+    coco = root / "coco_sample"
+    out: dict = {"machine": machine(), "detector": str(model_path.name)}
+    if accuracy:
+        out.update(_accuracy(root, model_path, lspet_limit))
     names = [i["file_name"] for i in json.loads((coco / "val4.json").read_text())["images"]]
     images = [cv2.imread(str(coco / "images" / n), cv2.IMREAD_COLOR) for n in names]
-    out["speed"] = [time_detector(images, model_path, t, repeats) for t in threads]
+    out["speed"] = time_detector(images, model_path, tuple(threads), repeats)
     return out

@@ -9,6 +9,7 @@ import tarfile
 import cv2
 import numpy as np
 import pytest
+
 from danet_edge.detector import PersonDetector
 
 

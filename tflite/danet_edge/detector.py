@@ -256,8 +256,8 @@ class PersonDetector:
         return xywh.astype(np.float32).reshape(-1, 4), score.astype(np.float32).reshape(-1)
 
     def detect_file(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`__call__` on an image file."""
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise FileNotFoundError(f"cannot read image {path}")
-        return self(image)
+        """:meth:`__call__` on an image file (read by :func:`danet_edge.images.load_image`,
+        which raises ``ImageReadError`` naming the file and why)."""
+        from danet_edge.images import load_image
+
+        return self(load_image(path))
