@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from danet_tf.config import Config, ConfigError, load_config, parse_set_args
+from danet_tf.config import Config, ConfigError, default_workdir, load_config, parse_set_args
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 
@@ -98,3 +98,39 @@ def test_shipped_configs_load(path):
     h, w = cfg.model.input_size
     assert stem.endswith(f"-{h}x{w}"), f"{path.name}: name must end with -{h}x{w}"
     assert stem.startswith(cfg.model.name), f"{path.name}: name must start with {cfg.model.name}"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", ".nan", "1e999"])
+@pytest.mark.parametrize("key", ["train.learning_rate", "train.target_scale",
+                                 "train.clipnorm", "data.rotation"])
+def test_non_finite_numbers_are_rejected_naming_the_field(key, value):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, parse_set_args([f"{key}={value}"]))
+    assert f"{key}: expected a finite number" in str(err.value)
+
+
+def test_non_finite_inside_lists_and_mappings_is_rejected():
+    with pytest.raises(ConfigError, match=r"train.level_weights\[1\]: expected a finite number"):
+        load_config(None, {"train.level_weights": [1, "nan", 1, 1]})
+    with pytest.raises(ConfigError, match="data.level_sigmas.heatmaps: expected a finite"):
+        load_config(None, {"data.level_sigmas": {"heatmaps": float("inf")}})
+
+
+def test_default_work_dir_names_model_dataset_and_input_size():
+    demo = CONFIGS[0].parent / "danet_tiny_synthetic-128x96.yaml"
+    assert default_workdir(load_config(demo)) == Path("work_dirs/danet_tiny_synthetic-128x96")
+    # --model NAME without --data: that model on the synthetic data, in its own directory.
+    other = load_config(demo, {"model.name": "danet88"})
+    assert default_workdir(other) == Path("work_dirs/danet88_synthetic-128x96")
+    coco = load_config(CONFIGS[0].parent / "danet72_coco-256x192.yaml",
+                       {"model.input_size": "384x288"})
+    assert default_workdir(coco) == Path("work_dirs/danet72_coco-384x288")
+    mine = load_config(None, {"data.annotations": "/x/lsp train.json", "data.images": "/x"})
+    assert default_workdir(mine) == Path("work_dirs/danet_tiny_lsp_train-256x192")
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_leave_the_work_dir_to_the_run(path):
+    cfg = load_config(path)
+    assert cfg.runtime.workdir is None
+    assert default_workdir(cfg).name == path.stem

@@ -8,7 +8,13 @@ from danet_tf.training.losses import default_level_weights, joint_mse, ohkm, ohk
 from danet_tf.training.runs import RunMismatchError
 from danet_tf.training.schedule import LinearDecay, build_optimizer
 from danet_tf.training.strategy import make_strategy
-from danet_tf.training.trainer import NonFiniteError, TrainResult, resolve_workdir, train
+from danet_tf.training.trainer import (
+    NonFiniteError,
+    TrainResult,
+    resolve_workdir,
+    train,
+    unscaled_inference_model,
+)
 
 __all__ = [
     "BatchPlan",
@@ -30,4 +36,5 @@ __all__ = [
     "resolve_workdir",
     "stacked_model",
     "train",
+    "unscaled_inference_model",
 ]

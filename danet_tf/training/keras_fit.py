@@ -83,11 +83,7 @@ def stacked_model(model: keras.Model, levels: Sequence[str]) -> keras.Model:
     Shares the layers (and weights) of ``model``; `danet_tf.models.inference_model(model)`
     is the single-heatmap model to save after fitting.
     """
-    outs = model.outputs if isinstance(model.output, list) else model.output
-    if isinstance(outs, dict):
-        by_name = outs
-    else:
-        by_name = dict(zip(model.output_names, model.outputs, strict=True))
+    by_name = dict(zip(model.output_names, model.outputs, strict=True))
     stacked = keras.layers.Concatenate(axis=-1, name="levels")([by_name[lvl] for lvl in levels])
     return keras.Model(model.inputs, stacked, name=f"{model.name}_stacked")
 

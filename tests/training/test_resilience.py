@@ -1,0 +1,220 @@
+"""tools/train.py as a hostile user meets it: damaged checkpoints, another run's work dir,
+non-finite settings, a kill inside a log rewrite. Each ends in a resume from the right step
+or a clear error, with every earlier log row still there. Real files, real TensorFlow, no
+mocks: one short base run is trained once and copied for each damage."""
+
+from __future__ import annotations
+
+import csv
+import json
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, subprocess_env
+
+TRAIN = REPO / "tools" / "train.py"
+SPE, EPOCHS = 4, 2  # checkpoints at steps 2, 4, 6, 8
+
+
+def _main():
+    return runpy.run_path(str(TRAIN))["main"]
+
+
+def _args(workdir: Path, synthetic: Path, *extra: str) -> list[str]:
+    return [
+        "--model", "danet_tiny", "--input-size", "64x64", "--epochs", str(EPOCHS),
+        "--steps-per-epoch", str(SPE), "--batch-size", "4", "--checkpoint-every", "2",
+        "--workdir", str(workdir), "--verbose", "2",
+        "--set", f"data.synthetic_dir={synthetic}", "--set", "data.synthetic_train_images=24",
+        "--set", "data.synthetic_val_images=4", "--set", "train.val_samples=4",
+        "--set", "train.overlay_samples=2", "--set", "train.log_every_steps=1",
+        "--set", "train.keep_checkpoints=10", *extra,
+    ]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _steps(workdir: Path) -> list[int]:
+    return [int(r["step"]) for r in _rows(workdir / "log.csv")]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A finished 8-step run (checkpoints at 2, 4, 6, 8) with one truncated training image."""
+    root = tmp_path_factory.mktemp("base")
+    synthetic = root / "synthetic"
+    from danet_tf.data import synthetic as synth
+
+    paths = synth.generate(synthetic / "v2-24-4-s0", 24, 4, 0)
+    images = sorted(Path(paths["train_images"]).glob("*.jpg"))
+    data = images[0].read_bytes()
+    images[0].write_bytes(data[: len(data) // 3])  # a truncated JPEG the pipeline must skip
+    workdir = root / "run"
+    assert _main()(_args(workdir, synthetic)) == 0
+    return workdir, synthetic
+
+
+def _copy(base, tmp_path: Path) -> Path:
+    workdir, _ = base
+    dest = tmp_path / "run"
+    shutil.copytree(workdir, dest)
+    return dest
+
+
+def test_base_run_writes_everything(base):
+    workdir, _ = base
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert summary["step"] == 8 and summary["optimizer_iterations"] == 8
+    assert _steps(workdir) == list(range(1, 9))
+    # Skipped samples by reason: the truncated image, counted and stored.
+    reasons = summary["skipped_samples"]["train"]
+    assert sum(reasons.values()) >= 1, summary["skipped_samples"]
+    assert any("truncat" in r.lower() or "jpeg" in r.lower() for r in reasons), reasons
+    epochs = _rows(workdir / "epochs.csv")
+    assert [int(r["epoch"]) for r in epochs] == [1, 2]
+    assert summary["validation_metric"] == "val_AP"  # synthetic val is COCO-17 keypoints
+    assert all(0.0 <= float(r["val_AP"]) <= 1.0 for r in epochs)
+    for name in ("final.keras", "best.keras", "curves.png", "run.json", "config.yaml",
+                 "predictions/epoch_001.png", "predictions/epoch_002.png"):
+        assert (workdir / name).is_file(), name
+    assert (workdir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert summary["best"]["metric"] == "val_AP" and summary["best"]["epoch"] in (1, 2)
+
+
+def test_damaged_index_falls_back_to_the_previous_checkpoint(base, tmp_path, capsys):
+    workdir = _copy(base, tmp_path)
+    before = _rows(workdir / "log.csv")
+    (workdir / "checkpoints" / "ckpt-8.index").unlink()
+    assert _main()(_args(workdir, base[1])) == 0
+    out = capsys.readouterr().out
+    assert "damaged checkpoint files: ckpt-8.data-00000-of-00001" in out, out
+    assert "resuming at step 6:" in out
+    moved = list((workdir / "checkpoints" / "damaged").glob("*/ckpt-8.data-00000-of-00001"))
+    assert moved, "the damaged checkpoint's data file must be kept aside"
+    after = _rows(workdir / "log.csv")
+    assert [int(r["step"]) for r in after] == list(range(1, 9))
+    assert after[:6] == before[:6]  # the rows before the restored step are the old ones
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert summary["resumed_from_step"] == 6 and summary["step"] == 8
+    assert summary["optimizer_iterations"] == 8
+    assert "ckpt-8.data-00000-of-00001" in summary["damaged_checkpoint_files"]
+
+
+def test_truncated_data_file_is_named_and_skipped(base, tmp_path, capsys):
+    workdir = _copy(base, tmp_path)
+    data = workdir / "checkpoints" / "ckpt-8.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:100])
+    assert _main()(_args(workdir, base[1])) == 0
+    out = capsys.readouterr().out
+    assert "ckpt-8.data-00000-of-00001" in out and "Read less bytes than requested" in out, out
+    assert "resuming at step 6:" in out
+    assert _steps(workdir) == list(range(1, 9))
+
+
+def test_garbled_pointer_resumes_from_the_newest_intact_checkpoint(base, tmp_path, capsys):
+    workdir = _copy(base, tmp_path)
+    (workdir / "checkpoints" / "checkpoint").write_text("model_checkpoint_pa{{ garbage\n")
+    assert _main()(_args(workdir, base[1], "--epochs", "3", "--allow-change",
+                          "train.epochs")) == 0
+    out = capsys.readouterr().out
+    assert "damaged checkpoint files: checkpoint" in out, out
+    assert "resuming at step 8:" in out
+    # train.epochs 2 -> 3 with the flag: the schedule of the 12-step run, stated.
+    assert "the schedule is now the 12-step one; learning rate at step 8: " in out
+    assert list((workdir / "checkpoints" / "damaged").glob("*/checkpoint"))
+    assert 'model_checkpoint_path: "ckpt-12"' in (workdir / "checkpoints" / "checkpoint").read_text()
+    assert _steps(workdir) == list(range(1, 13))
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert summary["step"] == summary["optimizer_iterations"] == 12
+
+
+def test_no_restorable_checkpoint_is_a_clear_error_then_restart(base, tmp_path, capsys):
+    workdir = _copy(base, tmp_path)
+    for index in (workdir / "checkpoints").glob("*.index"):
+        index.write_bytes(b"not an sstable" * 8)
+    log_before = (workdir / "log.csv").read_bytes()
+    assert _main()(_args(workdir, base[1])) == 1
+    err = capsys.readouterr().err
+    assert "holds checkpoints but none restores" in err and "ckpt-2:" in err, err
+    assert "--restart" in err
+    # Nothing restarted from step 0, nothing moved.
+    assert (workdir / "log.csv").read_bytes() == log_before
+    assert len(list((workdir / "checkpoints").glob("*.index"))) == 4
+    # --restart with any config (here a 1-step one): the old run is set aside, not deleted.
+    assert _main()(_args(workdir, base[1], "--restart", "--epochs", "1",
+                         "--steps-per-epoch", "1")) == 0
+    previous = list((workdir / "previous").glob("*/log.csv"))
+    assert len(previous) == 1 and previous[0].read_bytes() == log_before
+    assert len(list((workdir / "previous").glob("*/checkpoints/ckpt-8.index"))) == 1
+    assert json.loads((workdir / "summary.json").read_text())["resumed_from_step"] is None
+
+
+def test_another_run_in_the_work_dir_is_refused(base, tmp_path, capsys):
+    workdir = _copy(base, tmp_path)
+    config_before = (workdir / "config.yaml").read_text()
+    assert _main()(_args(workdir, base[1], "--batch-size", "8")) == 1
+    err = capsys.readouterr().err
+    assert "holds another run" in err and "train.global_batch_size: 4 in the work directory, 8 now" in err, err
+    assert _main()(_args(workdir, base[1], "--epochs", "3")) == 1
+    err = capsys.readouterr().err
+    assert "train.epochs: 2 in the work directory, 3 now" in err and "--allow-change" in err
+    assert _main()(_args(workdir, base[1], "--model", "danet72")) == 1
+    assert "model.name: 'danet_tiny' in the work directory, 'danet72' now" in capsys.readouterr().err
+    assert (workdir / "config.yaml").read_text() == config_before
+    assert _steps(workdir) == list(range(1, 9))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_learning_rate_rejected_at_start(value, capsys, tmp_path):
+    assert _main()([f"--lr={value}", "--workdir", str(tmp_path)]) == 2
+    assert f"train.learning_rate: expected a finite number, got '{value}'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_divergence_stops_before_anything_non_finite_is_written(base, tmp_path, capsys):
+    import tensorflow as tf
+
+    workdir = tmp_path / "diverged"
+    code = _main()(_args(workdir, base[1], "--lr", "1e35", "--checkpoint-every", "1"))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "non-finite" in err and "at step" in err and "Likely cause" in err, err
+    assert "learning rate" in err
+    index = sorted((workdir / "checkpoints").glob("*.index"))
+    for path in index:
+        reader = tf.train.load_checkpoint(str(path.with_suffix("")))
+        for name in reader.get_variable_to_shape_map():
+            value = reader.get_tensor(name)
+            if np.issubdtype(np.asarray(value).dtype, np.floating):
+                assert np.isfinite(value).all(), (path.name, name)
+    for row in _rows(workdir / "log.csv") if (workdir / "log.csv").is_file() else []:
+        assert np.isfinite(float(row["loss"])), row
+    assert not (workdir / "final.keras").exists()
+
+
+def test_kill_inside_a_log_rewrite_keeps_every_row(base, tmp_path):
+    workdir = _copy(base, tmp_path)
+    before = (workdir / "log.csv").read_bytes()
+    (workdir / "checkpoints" / "ckpt-8.index").unlink()  # resume at 6: log.csv is cut back
+    env = subprocess_env(DANET_TF_FAULT="kill-in-rewrite:log.csv")
+    proc = subprocess.run([sys.executable, str(TRAIN), *_args(workdir, base[1])], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (workdir / "log.csv").read_bytes() == before  # every earlier row is still there
+    proc = subprocess.run([sys.executable, str(TRAIN), *_args(workdir, base[1], "--verbose", "1")],
+                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "resuming at step 6:" in proc.stdout
+    assert _steps(workdir) == list(range(1, 9))
+    # Without a terminal: one plain line per logged step, no progress-bar backspaces.
+    assert "\b" not in proc.stdout and "\r" not in proc.stdout
+    assert "step 7/8 (epoch 2: 3/4) loss " in proc.stdout
+    assert not list(workdir.glob(".*.tmp-*"))  # the killed writer's temporary was dropped
