@@ -173,45 +173,59 @@ class PersonDetector:
         self._inv_std = 1.0 / np.asarray(NANODET_STD_BGR, np.float32)
 
     def preprocess(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(1, S, S, 3) normalised input and the 2x3 affine image -> input pixels."""
+        """(1, S, S, 3) normalised input and the 2x3 affine image -> input pixels.
+
+        ``keep_ratio``: the image scaled to fit (``cv2.resize``, bilinear), centred, with a
+        black border (0 before normalisation, as NanoDet's own letterbox); otherwise
+        stretched to S x S.
+        """
         h, w = image_bgr.shape[:2]
         size = self.input_size
         if self.keep_ratio:
             s = min(size / w, size / h)
-            affine = np.array([[s, 0, (size - s * w) / 2], [0, s, (size - s * h) / 2]])
-        else:
-            affine = np.array([[size / w, 0, 0], [0, size / h, 0]])
-        if self.keep_ratio:
-            resized = cv2.warpAffine(
-                image_bgr,
-                affine,
-                (size, size),
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=(0, 0, 0),
-            )
+            nw, nh = min(size, max(1, round(w * s))), min(size, max(1, round(h * s)))
+            left, top = (size - nw) // 2, (size - nh) // 2
+            resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
+            resized = cv2.copyMakeBorder(
+                resized, top, size - nh - top, left, size - nw - left,
+                cv2.BORDER_CONSTANT, value=(0, 0, 0),
+            )  # fmt: skip
+            affine = np.array([[nw / w, 0, left], [0, nh / h, top]])
         else:
             resized = cv2.resize(image_bgr, (size, size), interpolation=cv2.INTER_LINEAR)
-        x = (resized.astype(np.float32) - self._mean) * self._inv_std
-        return x[None], affine
+            affine = np.array([[size / w, 0, 0], [0, size / h, 0]])
+        x = resized.astype(np.float32)[None]
+        x -= self._mean
+        x *= self._inv_std
+        return x, affine
 
-    def raw(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All anchors: boxes (A, 4) x1, y1, x2, y2 in image pixels, scores (A, classes)."""
+    def _invoke(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x, affine = self.preprocess(image_bgr)
         it = self._interpreter
         it.set_tensor(self._input_index, x)
         it.invoke()
         scores = it.get_tensor(self._scores_index)[0]
         logits = it.get_tensor(self._distances_index)[0].reshape(-1, 4, NANODET_REG_MAX + 1)
+        return scores, logits, affine
+
+    def raw(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All anchors: boxes (A, 4) x1, y1, x2, y2 in image pixels, scores (A, classes),
+        and the 2x3 affine image -> input pixels."""
+        scores, logits, affine = self._invoke(image_bgr)
         return self._decode(logits, affine, image_bgr.shape[:2]), scores, affine
 
-    def _decode(self, logits: np.ndarray, affine: np.ndarray, image_hw) -> np.ndarray:
+    def _decode(self, logits: np.ndarray, affine: np.ndarray, image_hw, anchors=None):
+        """Boxes x1, y1, x2, y2 in image pixels of ``logits`` (the anchors ``anchors``,
+        default all)."""
+        centres, strides = self._centres, self._strides
+        if anchors is not None:
+            centres, strides = centres[anchors], strides[anchors]
         logits = logits - logits.max(axis=-1, keepdims=True)
         prob = np.exp(logits)
         prob /= prob.sum(axis=-1, keepdims=True)
         dist = prob @ np.arange(NANODET_REG_MAX + 1, dtype=np.float32)  # (A, 4) in strides
-        dist *= self._strides[:, None]
-        c = self._centres
+        dist *= strides[:, None]
+        c = centres
         size = float(self.input_size)
         boxes = np.stack(
             [
@@ -246,10 +260,11 @@ class PersonDetector:
             image = image[..., ::-1]
         if image.dtype != np.uint8:
             image = np.clip(image, 0, 255).astype(np.uint8)
-        boxes, scores, _ = self.raw(np.ascontiguousarray(image))
-        score = scores[:, self.class_id]
-        keep = np.flatnonzero(score > self.score_threshold)
-        boxes, score = boxes[keep], score[keep]
+        image = np.ascontiguousarray(image)
+        scores, logits, affine = self._invoke(image)
+        keep = np.flatnonzero(scores[:, self.class_id] > self.score_threshold)
+        score = scores[keep, self.class_id]
+        boxes = self._decode(logits[keep], affine, image.shape[:2], keep)  # only those anchors
         keep = nms(boxes, score, self.nms_iou)[: self.max_detections]
         boxes, score = boxes[keep], score[keep]
         xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
