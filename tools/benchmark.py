@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from danet_tf.evaluation.model_io import parse_size
 from danet_tf.export.benchmark import RUNTIMES, format_table, quantized_agreement, run_benchmark
 from danet_tf.export.calibration import person_crops
 from danet_tf.export.sources import crops_for, default_calibration, load_source_model
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="danet72")
     parser.add_argument("--weights", help=".keras model or .weights.h5 (default: random weights)")
     parser.add_argument(
-        "--input-size", default="256,192", help="H,W when building from the registry"
+        "--input-size", type=parse_size, default="256x192", help="HxW when building from the registry"
     )
     parser.add_argument("--runtimes", default=",".join(RUNTIMES), help=f"of: {', '.join(RUNTIMES)}")
     parser.add_argument("--threads", default="1,2")
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
 
-    size = tuple(int(v) for v in args.input_size.split(","))
+    size = args.input_size
     model = load_source_model(args.model, args.weights, size)
     crops = crops_for(model, args.calib_data, args.images)
     image, box = args.image, args.box

@@ -35,13 +35,16 @@ def parse_candidate(text: str) -> tuple[str, bool | None]:
 
 def compare(candidates: list[str], threads: int, rounds: int, seed: int = 0) -> list[dict]:
     """Median milliseconds per invoke of each candidate over ``rounds`` interleaved rounds."""
-    from danet_tf.export.litert import make_interpreter
-    from danet_tf.export.metadata import metadata_path, read_metadata
+    from danet_edge.metadata import MetadataError, read_metadata
+    from danet_edge.runners import make_interpreter
 
     runners = []
     for text in candidates:
         path, xnnpack = parse_candidate(text)
-        meta = read_metadata(path) if metadata_path(path).is_file() else None
+        try:
+            meta = read_metadata(path)
+        except MetadataError:  # a .tflite of another origin: LiteRT's default resolver
+            meta = None
         interpreter = make_interpreter(path, threads, xnnpack, meta)
         detail = interpreter.get_input_details()[0]
         image = np.random.default_rng(seed).uniform(0, 255, detail["shape"]).astype(detail["dtype"])

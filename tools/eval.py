@@ -73,8 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--model", help="registered model name (used without --weights)")
-    p.add_argument("--weights", help=".keras model file")
+    p.add_argument("--model", help="registry name (random weights without --weights) or a model file")
+    p.add_argument("--weights", help="model file: .keras, .tflite (any quantisation), .onnx or SavedModel dir")
     p.add_argument("--ann", required=True, help="COCO keypoint json or MPII (HRNet) json")
     p.add_argument("--images", help="image folder (default: images/ beside the annotations)")
     p.add_argument("--dets", help="person detections, COCO results json (default: GT boxes)")

@@ -112,13 +112,18 @@ def load_eval_model(
     input_size: tuple[int, int] | None = None,
     num_keypoints: int = 17,
 ) -> EvalModel:
-    """The one place evaluation loads a model: a ``.keras`` file (``weights``) or a
-    registered model built with random weights (``name``). ``input_size`` (h, w) must match
-    a model with a fixed input; it sizes a built one (default 256x192)."""
+    """The one place evaluation loads a model: a ``.keras`` file (``weights``), an exported
+    artifact (``.tflite`` of any quantisation, ``.onnx``, a SavedModel directory: the file a
+    user ships, run by the same runners as on the device) or a registered model built with
+    random weights (``name``). ``input_size`` (h, w) must match a model with a fixed input;
+    it sizes a built one (default 256x192)."""
     from danet_tf.evaluation.inference import keras_predict_fn
     from danet_tf.evaluation.model_io import load_pose_model, model_io_shapes
     from danet_tf.models import input_normalization
 
+    artifact = next((str(v) for v in (weights, name) if v is not None and _is_artifact(v)), None)
+    if artifact is not None:
+        return _artifact_eval_model(artifact, input_size, num_keypoints)
     size = input_size or (256, 192)
     model = load_pose_model(name, weights, input_size=size, num_keypoints=num_keypoints)
     in_size, heatmap_size, k = model_io_shapes(model, input_size)
@@ -127,6 +132,30 @@ def load_eval_model(
     except ValueError:  # not a danet_tf model: no known input mean
         mean = None
     return EvalModel(keras_predict_fn(model), in_size, heatmap_size, k, mean)
+
+
+def _is_artifact(path: str | Path) -> bool:
+    path = Path(path)
+    return path.suffix.lower() in (".tflite", ".onnx") or (path / "saved_model.pb").is_file()
+
+
+def _artifact_eval_model(
+    path: str, input_size: tuple[int, int] | None, num_keypoints: int
+) -> EvalModel:
+    from danet_edge.topdown import warn_if_unverified
+    from danet_tf.export.metadata import read_metadata
+    from danet_tf.export.runners import load_predict
+
+    meta = read_metadata(path)
+    warn_if_unverified(meta, path)
+    in_size = tuple(int(v) for v in meta["input"]["size"])
+    if input_size is not None and tuple(input_size) != in_size:
+        raise ValueError(f"{path} has input size {in_size[0]}x{in_size[1]}, not the requested "
+                         f"{input_size[0]}x{input_size[1]}")  # fmt: skip
+    k = len(meta["keypoints"]["names"])  # num_keypoints sizes built models only
+    heatmap_size = tuple(int(v) for v in meta["output"]["size"])
+    mean = (meta["input"].get("normalization") or {}).get("mean")
+    return EvalModel(load_predict(path, 1, meta), in_size, heatmap_size, k, mean)
 
 
 def _load_annotations(ann_file: Path, image_dir: Path | None, metric: str):

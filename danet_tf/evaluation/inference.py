@@ -1,7 +1,10 @@
-"""Batched top-down inference: crop, predict (optionally with flip test), decode, un-crop.
+"""Batched top-down inference over a dataset's persons, with the one top-down predictor.
 
-Two protocols: ``danet_tf`` (the codec's crop geometry and decoders) and ``authors`` (the
-DANet authors' test code, :mod:`danet_tf.codec.authors`, for reproducing their numbers).
+Reading images (and skipping unreadable ones) and batching crops across images happen here;
+cropping, the model call with its flip test, decoding and un-cropping are
+:class:`danet_edge.topdown.TopDownPredictor`'s, the same code the edge runtime, the demo and
+the benchmark run. Two protocols: ``danet_tf`` (the codec's crop geometry and decoders) and
+``authors`` (the DANet authors' test code, :mod:`danet_tf.codec.authors`).
 """
 
 from __future__ import annotations
@@ -14,19 +17,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from danet_tf.codec import (
-    HeatmapCodec,
-    affine_points,
-    authors,
-    crop_person,
-    fuse_flip,
-    get_affine_transform,
-)
+from danet_edge.codec import HeatmapCodec, KeypointInfo, authors
+from danet_edge.topdown import PROTOCOLS, TopDownPredictor
 from danet_tf.evaluation.persons import Person
 
 # float32 RGB 0-255 (B, H, W, 3) -> heatmaps (B, h, w, K)
 PredictFn = Callable[[np.ndarray], np.ndarray]
-PROTOCOLS = ("danet_tf", "authors")
+__all__ = ["PROTOCOLS", "Predictions", "keras_predict_fn", "predict_persons"]
 
 
 def keras_predict_fn(model) -> PredictFn:
@@ -88,8 +85,8 @@ def predict_persons(
     *,
     num_keypoints: int,
     flip_pairs: Sequence[Sequence[int]] = (),
-    flip: bool = True,
-    decode: str = "blur_shift",
+    flip: bool | None = None,
+    decode: str | None = None,
     batch_size: int = 32,
     progress: bool = True,
     protocol: str = "danet_tf",
@@ -97,7 +94,8 @@ def predict_persons(
     heat_range: float = authors.HEAT_RANGE,
 ) -> Predictions:
     """Run ``predict_fn`` over every person's crop; images that cannot be read are skipped
-    (all their persons) and reported in ``skipped_images``.
+    (all their persons) and reported in ``skipped_images``. ``flip`` and ``decode`` default
+    to the codec's ``flip_test`` and ``decode_mode``.
 
     ``protocol="authors"`` crops, decodes and un-crops as the authors' test code
     (:mod:`danet_tf.codec.authors`): ``decode`` is not used; ``crop_border`` (the model's
@@ -110,9 +108,19 @@ def predict_persons(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    by_authors = protocol == "authors"
-    read = _read_rgb_authors if by_authors else _read_rgb
-    in_h, in_w = codec.input_size
+    names = tuple(f"keypoint_{i}" for i in range(num_keypoints))
+    predictor = TopDownPredictor(
+        predict_fn,
+        codec.replace(
+            flip_test=codec.flip_test if flip is None else bool(flip),
+            decode_mode=codec.decode_mode if decode is None else decode,
+        ),
+        KeypointInfo(names, tuple(tuple(p) for p in flip_pairs)),
+        protocol=protocol,
+        crop_border=crop_border,
+        heat_range=heat_range,
+    )
+    read = _read_rgb_authors if protocol == "authors" else _read_rgb
     done: list[Person] = []
     outputs: list[np.ndarray] = []
     skipped: dict[str, str] = {}
@@ -120,37 +128,12 @@ def predict_persons(
     pending: list[tuple[Person, np.ndarray]] = []
 
     def flush() -> None:
-        crops = np.stack([c for _, c in pending]).astype(np.float32)
-        batch = np.concatenate([crops, crops[:, :, ::-1]]) if flip else crops
-        heatmaps = np.asarray(predict_fn(batch), np.float32)
-        expected = (len(batch), *codec.heatmap_size, num_keypoints)
-        if heatmaps.shape != expected:
-            raise ValueError(
-                f"model output {heatmaps.shape} does not match (batch, h, w, K) = {expected} "
-                f"for input {in_h}x{in_w} and {num_keypoints} annotated keypoints"
-            )
-        if flip:
-            # Both protocols average the mirrored maps without a one-cell shift.
-            heatmaps = fuse_flip(heatmaps[: len(crops)], heatmaps[len(crops) :], flip_pairs)
-        if by_authors:
-            coords, scores = authors.decode(heatmaps, heat_range)
-        else:
-            coords, scores = codec.decode(heatmaps, decode)
-        for (person, _), xy, s in zip(pending, coords, scores, strict=True):
-            if by_authors:
-                sz = codec.input_size, codec.heatmap_size
-                img_xy = authors.cells_to_image(xy, person.center, person.scale, *sz)
-            else:
-                inv = get_affine_transform(person.center, person.scale, 0.0, (in_h, in_w), True)
-                img_xy = affine_points(xy, inv)
-            outputs.append(np.concatenate([img_xy, s[:, None]], axis=1))
-            done.append(person)
+        heatmaps = predictor.heatmaps(np.stack([c for _, c in pending]))
+        group = [p for p, _ in pending]
+        xy, scores = predictor.decode(heatmaps, [p.center for p in group], [p.scale for p in group])
+        outputs.extend(np.concatenate([xy, scores[..., None]], axis=-1))
+        done.extend(group)
         pending.clear()
-
-    def crop(image: np.ndarray, person: Person) -> np.ndarray:
-        if by_authors:
-            return authors.crop(image, person.center, person.scale, (in_h, in_w), crop_border)
-        return crop_person(image, person.center, person.scale, (in_h, in_w))
 
     skipped_persons = 0
     start = time.perf_counter()
@@ -165,7 +148,7 @@ def predict_persons(
                 skipped_persons += 1
                 continue
             cache = (person.image_path, image)
-        pending.append((person, crop(cache[1], person)))
+        pending.append((person, predictor.crop(cache[1], person.center, person.scale)))
         if len(pending) == batch_size:
             flush()
     if pending:

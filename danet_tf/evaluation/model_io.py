@@ -23,23 +23,15 @@ def load_pose_model(
     input_size: tuple[int, int] = (256, 192),
     num_keypoints: int = 17,
 ):
-    """Load ``weights`` (.keras) or, without weights, build ``name`` with random weights."""
-    import danet_tf  # registers the custom layers before deserialisation
+    """Load ``weights`` (.keras) or, without weights, build ``name`` with random weights
+    (:func:`danet_tf.models.resolve_model`: the one loader every tool uses)."""
+    from danet_tf.models.loading import resolve_model
 
-    if weights is not None:
-        loader = getattr(danet_tf, "load_model", None)
-        if loader is None:
-            import keras
-
-            loader = keras.models.load_model
-        if not Path(weights).exists():
-            raise FileNotFoundError(f"weights file {str(weights)!r} does not exist")
-        return loader(str(weights))
-    if name is None:
-        raise ValueError("give a model name or a weights file")
-    if not hasattr(danet_tf, "build_model"):
-        raise RuntimeError("danet_tf.build_model is not available (danet_tf.models missing)")
-    return danet_tf.build_model(name, input_shape=(*input_size, 3), num_keypoints=num_keypoints)
+    if weights is not None and not Path(weights).exists():
+        raise FileNotFoundError(f"weights file {str(weights)!r} does not exist")
+    if weights is not None and str(weights).endswith(".keras"):
+        return resolve_model(None, weights)
+    return resolve_model(name, weights, input_size=input_size, num_keypoints=num_keypoints)
 
 
 def model_io_shapes(

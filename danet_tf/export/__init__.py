@@ -1,9 +1,9 @@
 """Verified exports: .keras, SavedModel, TFLite (float32, fp16, dynamic, int8, QAT) and ONNX.
 
 ``export_model`` converts, verifies the artifact on real person crops against the Keras
-model, and writes ``<artifact>.json`` metadata that the runtimes read. Attributes load
-lazily, so ``danet_tf.export.topdown`` / ``.litert`` / ``.metadata`` stay importable
-without TensorFlow (the edge runtime uses them).
+model, and embeds the metadata the runtimes read in the artifact. The runtime side (the
+top-down predictor, the runners, metadata reading) is the TensorFlow-free ``danet_edge``
+distribution; the names below load lazily.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ _LAZY = {
     "person_crops": "danet_tf.export.calibration",
     "read_metadata": "danet_tf.export.metadata",
     "load_predict": "danet_tf.export.runners",
-    "PoseEstimator": "danet_tf.export.topdown",
+    "PoseEstimator": "danet_edge.topdown",
+    "TopDownPredictor": "danet_edge.topdown",
+    "load_topdown": "danet_tf.export.runners",
 }
 
 __all__ = sorted(_LAZY)

@@ -24,28 +24,18 @@ def default_calibration() -> tuple[Path, Path] | None:
 
 
 def load_source_model(
-    name: str,
+    name: str | None,
     weights: str | Path | None = None,
     input_size: tuple[int, int] | None = None,
     num_keypoints: int = 17,
 ) -> Any:
-    """The single-output Keras model to export.
-
-    ``weights`` may be a whole ``.keras`` model (its own input size wins) or a
-    ``.weights.h5`` file for ``build_model(name)``; None builds ``name`` with random weights.
-    """
-    import danet_tf
+    """The single-output Keras model to export (:func:`danet_tf.models.resolve_model`)."""
     from danet_tf.models import inference_model
+    from danet_tf.models.loading import is_model_file, resolve_model
 
-    if weights is not None and str(weights).endswith(".keras"):
-        model = danet_tf.load_model(weights)
-    else:
-        shape = None if input_size is None else (*input_size, 3)
-        model = danet_tf.build_model(name, input_shape=shape, num_keypoints=num_keypoints)
-        if weights is not None:
-            model.load_weights(str(weights))
-        else:
-            print(f"export: no --weights: {name} has random weights (pipeline checks only)")
+    model = resolve_model(name, weights, input_size=input_size, num_keypoints=num_keypoints)
+    if weights is None and not (name and is_model_file(name)):
+        print(f"export: no --weights: {name} has random weights (pipeline checks only)")
     return inference_model(model)
 
 

@@ -19,6 +19,7 @@ quantized exports need looser bounds (the tests pass them explicitly).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -86,7 +87,10 @@ class Report:
         )
 
     def as_dict(self) -> dict:
-        return asdict(self) | {"ok": self.ok}
+        """JSON values; an unbounded check (``TIMING_ONLY``) is written as null."""
+        out = asdict(self) | {"ok": self.ok}
+        out["bounds"] = {k: (v if math.isfinite(v) else None) for k, v in out["bounds"].items()}
+        return out
 
     def __str__(self) -> str:
         b = self.bounds

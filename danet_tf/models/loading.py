@@ -68,3 +68,64 @@ def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model
             "a danet_tf model: expected one input named 'image' and danet_tf layers"
         )
     return model
+
+
+def is_model_file(text: str | os.PathLike) -> bool:
+    """Whether a ``--model`` value names a file (``.keras``, ``.tflite``, ``.onnx``, a
+    SavedModel directory) rather than a registry name."""
+    text = os.fspath(text)
+    return text.endswith((".keras", ".tflite", ".onnx")) or os.sep in text or os.path.exists(text)
+
+
+def resolve_model(
+    model: str | None = None,
+    weights: str | os.PathLike | None = None,
+    *,
+    input_size: tuple[int, int] | None = None,
+    num_keypoints: int = 17,
+) -> keras.Model:
+    """The one meaning of ``--model``/``--weights`` in every tool.
+
+    ``model`` is a registry name (``danet72``) or a ``.keras`` file. ``weights`` is a
+    ``.keras`` file (whose architecture must be ``model`` when both are given) or a
+    ``.weights.h5`` file for ``build_model(model)``. A registry name alone builds the model
+    with random weights (for pipeline checks and speed).
+
+    Raises:
+        ValueError: the values disagree, the name is unknown, or the weights do not fit;
+            the message names the file and both architectures.
+    """
+    from danet_tf.models import build_model, list_models
+
+    if model is not None and is_model_file(model):
+        if weights is not None:
+            raise ValueError(f"--model {model} is a model file; do not also give --weights {weights}")
+        model, weights = None, model
+    if weights is not None and os.fspath(weights).endswith(".keras"):
+        loaded = load_model(weights)
+        if model is not None and loaded.name != model:
+            raise ValueError(
+                f"{os.fspath(weights)!r} holds a {loaded.name!r} model, not {model!r}: drop "
+                f"--model or give the matching name"
+            )
+        if input_size is not None and tuple(loaded.input_shape[1:3]) != tuple(input_size):
+            raise ValueError(
+                f"{os.fspath(weights)!r} has input size {tuple(loaded.input_shape[1:3])}, "
+                f"not the requested {tuple(input_size)}"
+            )
+        return loaded
+    if model is None:
+        raise ValueError("give a registry model name (e.g. --model danet72) or a .keras model file")
+    if model not in list_models():
+        raise ValueError(f"unknown model {model!r}; registered: {', '.join(list_models())}")
+    shape = None if input_size is None else (*input_size, 3)
+    built = build_model(model, input_shape=shape, num_keypoints=num_keypoints)
+    if weights is not None:
+        path = os.fspath(weights)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"weights file {path!r} does not exist")
+        try:
+            built.load_weights(path)
+        except Exception as err:  # h5py and Keras raise many types for a bad file
+            raise ValueError(f"cannot load weights {path!r} into {model}: {err}") from None
+    return built

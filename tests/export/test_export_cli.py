@@ -23,7 +23,7 @@ def _tool(name: str, *args: str) -> subprocess.CompletedProcess:
 def cli_tflite(coco_sample, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "tiny.tflite"
     result = _tool(
-        "export.py", "--model", "danet_tiny", "--input-size", "64,64", "--format", "tflite",
+        "export.py", "--model", "danet_tiny", "--input-size", "64x64", "--format", "tflite",
         "--calib-data", str(coco_sample / "val4.json"), "--images", str(coco_sample / "images"),
         "--output", str(out),
     )  # fmt: skip
@@ -33,7 +33,9 @@ def cli_tflite(coco_sample, tmp_path_factory) -> Path:
 
 
 def test_export_cli_writes_metadata(cli_tflite):
-    meta = json.loads(Path(str(cli_tflite) + ".json").read_text())
+    from danet_edge.metadata import read_metadata
+
+    meta = read_metadata(cli_tflite)
     assert meta["source"]["model"] == "danet_tiny" and meta["format"] == "tflite"
     assert meta["keypoints"]["skeleton"][0] == [15, 13]
 
@@ -74,7 +76,7 @@ def test_demo_on_video(cli_tflite, coco_sample, tmp_path):
 def test_benchmark_cli_json(coco_sample, tmp_path):
     out = tmp_path / "bench.json"
     result = _tool(
-        "benchmark.py", "--model", "danet_tiny", "--input-size", "64,64", "--threads", "1",
+        "benchmark.py", "--model", "danet_tiny", "--input-size", "64x64", "--threads", "1",
         "--runtimes", "tflite-fp32-builtin,tflite-int8-builtin,onnxruntime", "--repeats", "2",
         "--workdir", str(tmp_path / "artifacts"), "--json", str(out),
         "--agreement-data", str(coco_sample / "val4.json"), "--agreement-count", "12",

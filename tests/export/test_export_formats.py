@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from danet_edge.metadata import read_embedded
 from danet_tf.export import export_model, load_predict, read_metadata
 from danet_tf.export.runners import keras_predict
 from danet_tf.export.verify import Bounds
@@ -34,14 +35,18 @@ def test_export_round_trip(tiny_model, crop_sets, tmp_path, fmt, quantize, name,
                           calibration=calibration, bounds=bounds, model_name="danet_tiny")  # fmt: skip
     assert out.exists() and result.report.ok
     assert "verify:" in capsys.readouterr().out
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, name + ".json"])
+    # One artifact, its metadata inside (no sidecar, no scratch left behind).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert read_embedded(out) is not None
 
     meta = read_metadata(out)
     assert meta["input"]["size"] == [64, 64] and meta["output"]["size"] == [16, 16]
     assert meta["keypoints"]["names"][0] == "nose" and len(meta["keypoints"]["flip_pairs"]) == 8
     assert meta["quantization"]["mode"] == quantize
     assert len(meta["source"]["weights_sha256"]) == 64
-    assert meta["verification"]["ok"] is True
+    assert meta["verification"]["ok"] is True and meta["verification"]["passed"] is True
+    assert meta["codec"] == {**result.metadata["codec"], "input_size": [64, 64]}
+    assert meta["source"]["model"] == "danet_tiny"
     if fmt == "tflite":
         assert meta["runtime"]["op_resolver"] in ("AUTO", "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
 

@@ -9,7 +9,7 @@ from danet_tf.codec import HeatmapCodec
 from danet_tf.export import ExportVerificationError, export_model, read_metadata
 from danet_tf.export.api import mode_name
 from danet_tf.export.atomic import atomic_path
-from danet_tf.export.metadata import write_metadata
+from danet_tf.export.metadata import sidecar_path, write_sidecar
 from danet_tf.export.runners import keras_predict
 from danet_tf.export.verify import Bounds, verify
 
@@ -91,8 +91,37 @@ def test_atomic_path_keeps_old_artifact_on_failure(tmp_path):
 
 
 def test_metadata_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no metadata"):
-        read_metadata(tmp_path / "m.tflite")
-    write_metadata(tmp_path / "m.tflite", {"schema": "other/0"})
-    with pytest.raises(ValueError, match="schema 'other/0'"):
-        read_metadata(tmp_path / "m.tflite")
+    from danet_edge.metadata import MetadataError
+
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_metadata(tmp_path / "m.onnx")
+    (tmp_path / "m.onnx").write_bytes(b"")
+    with pytest.raises(MetadataError, match="m.onnx has no DANet metadata"):
+        read_metadata(tmp_path / "m.onnx")
+    write_sidecar(tmp_path / "m.onnx", {"schema": "other/0"})
+    with pytest.raises(MetadataError, match="schema 'other/0'"):
+        read_metadata(tmp_path / "m.onnx")
+    sidecar_path(tmp_path / "m.onnx").write_text("{not json")
+    with pytest.raises(MetadataError, match="m.onnx.json: DANet metadata is not valid JSON"):
+        read_metadata(tmp_path / "m.onnx")
+
+
+def test_unverified_artifact_is_written_only_when_allowed_and_marked(tiny_model, crop_sets, tmp_path, capsys):
+    from danet_edge.topdown import TopDownPredictor
+
+    calibration, verification = crop_sets
+    strict = Bounds(max_heatmap_diff=0.0, mean_keypoint_px=0.0)
+    out = tmp_path / "m_int8.tflite"
+    with pytest.raises(ExportVerificationError):
+        export_model(tiny_model, out, "tflite", verification, quantize="int8",
+                     calibration=calibration, bounds=strict)  # fmt: skip
+    assert not out.exists()
+    result = export_model(tiny_model, out, "tflite", verification, quantize="int8",
+                          calibration=calibration, bounds=strict, allow_unverified=True,
+                          sidecar=True)  # fmt: skip
+    assert not result.verified and "UNVERIFIED" in capsys.readouterr().err
+    meta = read_metadata(out)
+    assert meta["verification"]["passed"] is False and "exceeds the bounds" in meta["verification"]["failure"]
+    assert result.sidecar == sidecar_path(out) and result.sidecar.is_file()
+    TopDownPredictor.from_file(out)
+    assert "FAILED verification" in capsys.readouterr().err

@@ -1,0 +1,58 @@
+"""Evaluation measures the file a user ships: .tflite (float32, int8) and .onnx, through the
+same predictor and runners as the device."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from danet_tf.evaluation import evaluate_topdown
+from danet_tf.evaluation.evaluate import load_eval_model
+
+SIZE = (64, 48)
+
+
+@pytest.fixture(scope="module")
+def artifacts(coco_sample, tmp_path_factory):
+    import danet_tf
+    from danet_tf.export import export_model, person_crops
+    from danet_tf.export.verify import TIMING_ONLY
+
+    model = danet_tf.build_model("danet_tiny", input_shape=(*SIZE, 3))
+    out = tmp_path_factory.mktemp("eval_artifacts")
+    crops = person_crops(coco_sample / "train.json", coco_sample / "images", SIZE, count=20)
+    calibration, verification = crops.split()
+    model.save(out / "tiny.keras")
+    export_model(model, out / "tiny.tflite", "tflite", verification)
+    export_model(model, out / "tiny.onnx", "onnx", verification)
+    export_model(model, out / "tiny_int8.tflite", "tflite", verification, quantize="int8",
+                 calibration=calibration, bounds=TIMING_ONLY)  # fmt: skip
+    return out
+
+
+def _results(path, coco_sample):
+    m = load_eval_model(None, path)
+    report = evaluate_topdown(m.predict_fn, coco_sample / "val4.json", num_keypoints=17,
+                              input_size=m.input_size, heatmap_size=m.heatmap_size,
+                              nms_threshold=None, progress=False)  # fmt: skip
+    kps = np.array([r["keypoints"] for r in report.results], np.float64).reshape(-1, 17, 3)
+    return report, kps
+
+
+def test_tflite_and_onnx_evaluate_like_the_keras_model(artifacts, coco_sample):
+    keras_report, keras_kps = _results(artifacts / "tiny.keras", coco_sample)
+    for name in ("tiny.tflite", "tiny.onnx"):
+        report, kps = _results(artifacts / name, coco_sample)
+        assert report.num_persons == keras_report.num_persons > 0
+        # Same persons, same order; float32 artifacts put the joints where Keras does.
+        assert np.median(np.abs(kps[..., :2] - keras_kps[..., :2])) < 0.5, name
+        assert report.metrics["AP"] == pytest.approx(keras_report.metrics["AP"], abs=0.05), name
+
+
+def test_int8_file_is_evaluated_and_its_metadata_sizes_the_crops(artifacts, coco_sample):
+    m = load_eval_model(None, artifacts / "tiny_int8.tflite")
+    assert m.input_size == SIZE and m.heatmap_size == (16, 12) and m.num_keypoints == 17
+    report, kps = _results(artifacts / "tiny_int8.tflite", coco_sample)
+    assert report.num_persons > 0 and np.isfinite(kps).all()
+    with pytest.raises(ValueError, match="has input size 64x48, not the requested 256x192"):
+        load_eval_model(None, artifacts / "tiny_int8.tflite", input_size=(256, 192))
