@@ -9,7 +9,7 @@ import pytest
 from danet_tf.evaluation import evaluate_topdown
 from danet_tf.evaluation.evaluate import load_eval_model
 
-SIZE = (64, 48)
+SIZE = (64, 32)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +51,8 @@ def test_tflite_and_onnx_evaluate_like_the_keras_model(artifacts, coco_sample):
 
 def test_int8_file_is_evaluated_and_its_metadata_sizes_the_crops(artifacts, coco_sample):
     m = load_eval_model(None, artifacts / "tiny_int8.tflite")
-    assert m.input_size == SIZE and m.heatmap_size == (16, 12) and m.num_keypoints == 17
+    assert m.input_size == SIZE and m.heatmap_size == (16, 8) and m.num_keypoints == 17
     report, kps = _results(artifacts / "tiny_int8.tflite", coco_sample)
     assert report.num_persons > 0 and np.isfinite(kps).all()
-    with pytest.raises(ValueError, match="has input size 64x48, not the requested 256x192"):
+    with pytest.raises(ValueError, match="has input size 64x32, not the requested 256x192"):
         load_eval_model(None, artifacts / "tiny_int8.tflite", input_size=(256, 192))
