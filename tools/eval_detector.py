@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     for s in out["speed"]:
         print(f"speed: {s['threads']} thread(s): {s['ms_per_image']:.1f} ms per image "
               f"(median of {s['calls']} calls, p90 {s['ms_per_image_p90']:.1f}), "
-              f"invoke {s['ms_invoke']:.1f} ms")
+              f"invoke {s['ms_invoke']:.1f} ms; load average "
+              f"{s['load_average_1min'][0]:.2f} -> {s['load_average_1min'][1]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return 0

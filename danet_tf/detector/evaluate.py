@@ -169,8 +169,10 @@ def time_detector(images: list[np.ndarray], model_path: str | Path | None = None
     """Median ms per image of the whole call and of the LiteRT invoke alone, per thread count.
 
     The thread counts are interleaved (one pass over ``images`` each, ``repeats`` times), so
-    that load from other processes on a shared machine falls on all of them alike.
+    that load from other processes on a shared machine falls on all of them alike; the
+    1-minute load average before and after is recorded with them.
     """
+    load_before = os.getloadavg()[0]
     dets = {t: PersonDetector(model_path, num_threads=t) for t in threads}
     x, _ = dets[threads[0]].preprocess(images[0])
     for det in dets.values():
@@ -191,7 +193,8 @@ def time_detector(images: list[np.ndarray], model_path: str | Path | None = None
                 invoke[t].append((time.perf_counter() - t0) * 1e3)
     return [{"threads": t, "calls": len(call[t]), "ms_per_image": statistics.median(call[t]),
              "ms_invoke": statistics.median(invoke[t]),
-             "ms_per_image_p90": float(np.percentile(call[t], 90))} for t in threads]
+             "ms_per_image_p90": float(np.percentile(call[t], 90)),
+             "load_average_1min": [load_before, os.getloadavg()[0]]} for t in threads]
 
 
 def machine() -> dict:
