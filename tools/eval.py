@@ -78,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ann", required=True, help="COCO keypoint json or MPII (HRNet) json")
     p.add_argument("--images", help="image folder (default: images/ beside the annotations)")
     p.add_argument("--dets", help="person detections, COCO results json (default: GT boxes)")
+    p.add_argument("--detector", nargs="?", const="installed", default=None,
+                   help="detect the persons with our own person detector (.tflite; no value: "
+                        "the installed one, see tools/fetch_detector.py) instead of --dets")  # fmt: skip
     p.add_argument(
         "--det-thr", type=_unit, default=0.0, help="drop detections below this score, in [0, 1]"
     )
@@ -140,6 +143,14 @@ def run(args: argparse.Namespace) -> int:
             options["nms_threshold"] = args.nms_thr
         if args.rescore_thr is not None:
             options["rescore_threshold"] = args.rescore_thr
+    detector = None
+    if args.detector is not None:
+        if args.dets is not None:
+            raise ValueError("give --dets or --detector, not both")
+        from danet_edge.detector import PersonDetector, default_detector_path
+
+        path = default_detector_path() if args.detector == "installed" else args.detector
+        detector = PersonDetector(path, num_threads=2)
     report = evaluate_topdown(
         model.predict_fn,
         args.ann,
@@ -148,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         input_size=model.input_size,
         heatmap_size=model.heatmap_size,
         dets_file=args.dets,
+        detector=detector,
         det_score_threshold=args.det_thr,
         flip=args.flip,
         decode=args.decode,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,6 +132,34 @@ def load_eval_model(
     except ValueError:  # not a danet_tf model: no known input mean
         mean = None
     return EvalModel(keras_predict_fn(model), in_size, heatmap_size, k, mean)
+
+
+def _run_detector(detector, ann_file: Path, image_dir: Path | None, out: str | Path | None) -> Path:
+    """COCO person detections of ``detector`` on every image of ``ann_file``, as a file;
+    unreadable images are left out (the pose pass counts them)."""
+    import json
+    import tempfile
+
+    from danet_edge.images import read_image
+    from danet_tf.data.coco import default_image_dir
+
+    gt = load_coco_gt(ann_file)
+    root = Path(image_dir) if image_dir is not None else default_image_dir(ann_file)
+    category = int(gt.getCatIds()[0])
+    dets = []
+    for image_id, info in sorted(gt.imgs.items()):
+        image, _ = read_image(root / info["file_name"])
+        if image is None:
+            continue
+        for box, score in zip(*detector(image), strict=True):
+            dets.append({"image_id": image_id, "category_id": category,
+                         "bbox": [round(float(v), 2) for v in box], "score": round(float(score), 5)})  # fmt: skip
+    if out is not None:
+        path = Path(str(out) + ".dets.json")
+    else:
+        path = Path(tempfile.mkdtemp(prefix="danet_dets_")) / "dets.json"
+    path.write_text(json.dumps(dets))
+    return path
 
 
 def _is_artifact(path: str | Path) -> bool:
@@ -306,6 +334,7 @@ def evaluate_topdown(
     input_size: tuple[int, int] = (256, 192),
     heatmap_size: tuple[int, int] | None = None,
     dets_file: str | Path | None = None,
+    detector: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
     det_score_threshold: float = 0.0,
     flip: bool = True,
     decode: str | None = None,
@@ -327,6 +356,9 @@ def evaluate_topdown(
         num_keypoints: K of the model; must equal the annotation file's.
         input_size, heatmap_size: crop (h, w) and heatmap (h, w) (default input / 4).
         dets_file: COCO detection results to crop instead of the ground-truth boxes.
+        detector: a person detector (``danet_edge.detector.PersonDetector``) run on every
+            image instead of ``dets_file``; its boxes are written beside ``out`` as
+            ``<out>.dets.json`` (COCO results) when ``out`` is given.
         det_score_threshold: detections scoring below this are dropped.
         flip, decode: flip test on/off and the codec decode mode (default ``blur_shift``).
         metric: ``coco`` (OKS AP), ``pckh`` (MPII), ``pck`` (LSP, torso) or ``auto``.
@@ -379,6 +411,10 @@ def evaluate_topdown(
     codec = HeatmapCodec(input_size, heatmap_size)
     aspect = input_size[1] / input_size[0]
     det_counts = None
+    if detector is not None:
+        if dets_file is not None:
+            raise ValueError("give detections (dets_file) or a detector, not both")
+        dets_file = _run_detector(detector, ann_file, image_dir, out)
     if dets_file is not None:
         from danet_tf.data.coco import default_image_dir
 

@@ -24,7 +24,11 @@ def parse_box(text: str) -> list[float]:
         box = [float(v) for v in text.split(",")]
     except ValueError:
         box = []
-    if len(box) != 4 or not all(v == v and abs(v) != float("inf") for v in box) or min(box[2:]) <= 0:
+    if (
+        len(box) != 4
+        or not all(v == v and abs(v) != float("inf") for v in box)
+        or min(box[2:]) <= 0
+    ):
         raise argparse.ArgumentTypeError(f"box must be x,y,w,h (finite, w, h > 0); got {text!r}")
     return box
 
@@ -34,7 +38,9 @@ def check_output_path(path: str | Path, suffixes: tuple[str, ...] = IMAGE_SUFFIX
     ``ValueError`` naming the problem before any work is done."""
     path = Path(path)
     if path.suffix.lower() not in suffixes:
-        raise ValueError(f"output {path}: unknown extension {path.suffix!r}; use one of {', '.join(suffixes)}")
+        raise ValueError(
+            f"output {path}: unknown extension {path.suffix!r}; use one of {', '.join(suffixes)}"
+        )
     if not path.parent.is_dir():
         raise ValueError(f"output {path}: directory {path.parent} does not exist")
     return path
@@ -46,9 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("model", help=".tflite or .onnx model exported by danet_tf")
     parser.add_argument("images", nargs="+", help="image files")
-    parser.add_argument("--box", type=parse_box, action="append", help="person box x,y,w,h (repeatable)")
-    parser.add_argument("--detector", help="person detector .tflite (default: the installed one, if any)")
-    parser.add_argument("--no-detector", action="store_true", help="without --box: the whole image is one person")
+    parser.add_argument(
+        "--box", type=parse_box, action="append", help="person box x,y,w,h (repeatable)"
+    )
+    parser.add_argument(
+        "--detector", help="person detector .tflite (default: the installed one, if any)"
+    )
+    parser.add_argument(
+        "--no-detector", action="store_true", help="without --box: the whole image is one person"
+    )
+    parser.add_argument(
+        "--det-thr", type=float, default=None, help="detector score threshold (default 0.3)"
+    )
+    parser.add_argument(
+        "--nms-iou", type=float, default=None, help="detector NMS IoU (default 0.5)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="CPU threads")
     parser.add_argument("--xnnpack", choices=("auto", "on", "off"), default="auto",
                         help="TFLite op resolver: auto follows the model's metadata")  # fmt: skip
@@ -57,9 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     flip.add_argument("--no-flip", dest="flip", action="store_false", help="flip test off")
     parser.add_argument("--json", action="store_true", help="print the poses as json")
     parser.add_argument("--output", help="write the image with the poses drawn here (one image)")
-    parser.add_argument("--threshold", type=float, default=0.2, help="confidence to draw a keypoint")
+    parser.add_argument(
+        "--threshold", type=float, default=0.2, help="confidence to draw a keypoint"
+    )
     parser.add_argument("--no-scores", action="store_true", help="do not label joints and boxes")
-    parser.add_argument("--describe", action="store_true", help="print the model's metadata and exit")
+    parser.add_argument(
+        "--describe", action="store_true", help="print the model's metadata and exit"
+    )
     return parser
 
 
@@ -95,7 +117,14 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 0
     detector = None
     if args.box is None and not args.no_detector:
-        detector = load_detector(args.detector, args.threads)
+        settings = {k: v for k, v in (("score_threshold", args.det_thr), ("nms_iou", args.nms_iou))
+                    if v is not None}  # fmt: skip
+        for key, value in settings.items():
+            if not 0.0 <= value <= 1.0:
+                parser.error(
+                    f"--{'det-thr' if key == 'score_threshold' else 'nms-iou'} must be in [0, 1], got {value}"
+                )
+        detector = load_detector(args.detector, args.threads, **settings)
     xnnpack = {"auto": None, "on": True, "off": False}[args.xnnpack]
     predictor = TopDownPredictor.from_file(
         args.model, args.threads, xnnpack, flip_test=args.flip, detector=detector
@@ -115,7 +144,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 raise OSError(f"cannot write {output}")
     if args.json:
         report = {"model": {"path": args.model, "threads": args.threads, **predictor.describe()},
-                  "detector": None if detector is None else detector.describe()}  # fmt: skip
+                  "detector": None if detector is None else describe_detector(detector)}  # fmt: skip
         if len(results) == 1:
             report.update(results[0])
         else:
@@ -124,7 +153,13 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def load_detector(path: str | None, threads: int = 1):
+def describe_detector(detector) -> dict:
+    """The detector's file and settings, for ``--json`` output."""
+    return {"path": str(detector.model_path), "score_threshold": detector.score_threshold,
+            "nms_iou": detector.nms_iou}  # fmt: skip
+
+
+def load_detector(path: str | None, threads: int = 1, **settings):
     """The person detector: ``path``, else the installed one; None when neither exists and
     no path was asked for (the whole image is then one person, and a note says so)."""
     try:
@@ -142,7 +177,7 @@ def load_detector(path: str | None, threads: int = 1):
             )
             return None
         path = default_detector_path()
-    return PersonDetector(path, num_threads=threads)
+    return PersonDetector(path, num_threads=threads, **settings)
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:
@@ -155,7 +190,8 @@ def _print_text(path, poses, names) -> None:
           f"model {t['model']:.1f} ms, post {t['postprocess']:.1f} ms")  # fmt: skip
     for i, (kpts, scores) in enumerate(zip(poses.keypoints, poses.scores, strict=True)):
         joints = ", ".join(
-            f"{n} ({x:.0f},{y:.0f}) {s:.2f}" for n, (x, y), s in zip(names, kpts, scores, strict=True)
+            f"{n} ({x:.0f},{y:.0f}) {s:.2f}"
+            for n, (x, y), s in zip(names, kpts, scores, strict=True)
         )
         print(f"  person {i} (box score {poses.box_scores[i]:.2f}): {joints}")
 
