@@ -70,7 +70,7 @@ def test_tflite_matches_the_tensorflow_graph(converted, tfjs_sources, image):
     assert scores.shape == (1, 3549, 80) and distances.shape == (1, 3549, 44)
     np.testing.assert_allclose(scores, ref["scores"], atol=1e-4)
     np.testing.assert_allclose(distances, ref["distances"], atol=1e-3)
-    assert scores[0, :, 0].max() > 0.7  # persons in this image
+    assert scores[0, :, 0].max() > 0.5  # persons in this image
 
 
 def test_tampered_package_is_rejected(tmp_path, tfjs_sources):
