@@ -26,10 +26,7 @@ from danet_tf.evaluation.persons import (
     persons_from_samples,
 )
 
-METRICS = ("auto", "coco", "pckh", "pck")
-DEFAULT_DECODE = "blur_shift"
-DEFAULT_NMS_THRESHOLD = 0.9
-DEFAULT_RESCORE_THRESHOLD = 0.2
+DEFAULT_DECODE = HeatmapCodec().decode_mode  # the codec declares it
 
 
 class NothingEvaluated(ValueError):

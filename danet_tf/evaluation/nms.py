@@ -30,6 +30,33 @@ def _check_finite(name: str, values: np.ndarray) -> None:
         )
 
 
+def oks(
+    a: np.ndarray,
+    b: np.ndarray,
+    area: np.ndarray | float,
+    sigmas: np.ndarray = COCO_SIGMAS,
+    visible: np.ndarray | None = None,
+) -> np.ndarray:
+    """Object keypoint similarity of poses ``a`` and ``b`` (..., K, 2|3), broadcast together.
+
+    The one OKS of the project (pycocotools' formula): ``exp(-d^2 / (2 area (2 sigma)^2))``
+    per joint, averaged over the ``visible`` joints (..., K) (all K when None). ``area``
+    (...) is the person's segment area in the same pixels (COCO: about 0.53 x box area).
+    """
+    a = np.asarray(a, np.float64)[..., :2]
+    b = np.asarray(b, np.float64)[..., :2]
+    sig = np.asarray(sigmas, np.float64)
+    if sig.shape != (a.shape[-2],) or b.shape[-2] != a.shape[-2]:
+        raise ValueError(f"got {sig.shape[0]} sigmas for poses of {a.shape[-2]} and {b.shape[-2]} keypoints")
+    d2 = ((a - b) ** 2).sum(axis=-1)
+    area = np.asarray(area, np.float64)[..., None]
+    e = np.exp(-d2 / (2.0 * (2.0 * sig) ** 2 * (area + np.spacing(1))))
+    if visible is None:
+        return e.mean(axis=-1)
+    vis = np.asarray(visible, np.float64)
+    return (e * vis).sum(axis=-1) / np.maximum(vis.sum(axis=-1), 1)
+
+
 def oks_iou(
     reference: np.ndarray,
     others: np.ndarray,
@@ -37,17 +64,13 @@ def oks_iou(
     other_areas: np.ndarray,
     sigmas: np.ndarray = COCO_SIGMAS,
 ) -> np.ndarray:
-    """OKS between one pose (K, 2|3) and poses (M, K, 2|3), over all K joints; returns (M,)."""
-    ref = np.asarray(reference, np.float64)[..., :2]
-    oth = np.asarray(others, np.float64)[..., :2]
-    sig = np.asarray(sigmas, np.float64)
-    if sig.shape != (ref.shape[0],):
-        raise ValueError(f"got {sig.shape[0]} sigmas for {ref.shape[0]} keypoints")
-    var = (2.0 * sig) ** 2
-    d2 = ((oth - ref[None]) ** 2).sum(axis=-1)
+    """OKS between one pose (K, 2|3) and poses (M, K, 2|3) over all K joints, with the mean of
+    the two areas (OKS-NMS); returns (M,)."""
+    ref = np.asarray(reference, np.float64)
+    if np.asarray(sigmas).shape != (ref.shape[0],):
+        raise ValueError(f"got {np.asarray(sigmas).shape[0]} sigmas for {ref.shape[0]} keypoints")
     area = (reference_area + np.asarray(other_areas, np.float64)) / 2.0
-    e = d2 / var[None] / (area[:, None] + np.spacing(1)) / 2.0
-    return np.exp(-e).mean(axis=-1)
+    return oks(ref[None], others, area, sigmas)
 
 
 def oks_nms(

@@ -28,21 +28,7 @@ from typing import Any
 
 import numpy as np
 
-RUNTIMES = {
-    # name: (export format, quantize, xnnpack)
-    "keras": ("keras", "none", None),
-    "tflite-fp32-xnnpack": ("tflite", "none", True),
-    "tflite-fp32-builtin": ("tflite", "none", False),
-    "tflite-fp16-xnnpack": ("tflite", "fp16", True),
-    "tflite-fp16-builtin": ("tflite", "fp16", False),
-    "tflite-int8-xnnpack": ("tflite", "int8", True),
-    "tflite-int8-builtin": ("tflite", "int8", False),
-    "tflite-int8-float-dw-xnnpack": ("tflite", "int8-float-dw", True),
-    "tflite-int8-float-dw-builtin": ("tflite", "int8-float-dw", False),
-    "tflite-int8-float-ew-xnnpack": ("tflite", "int8-float-ew", True),
-    "tflite-int8-float-ew-builtin": ("tflite", "int8-float-ew", False),
-    "onnxruntime": ("onnx", "none", None),
-}
+from danet_tools.choices import RUNTIMES  # name: (export format, quantize, xnnpack)
 SUFFIX = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx"}
 
 
@@ -139,7 +125,7 @@ def run_benchmark(
 
 
 def quantized_agreement(
-    workdir: str | Path, model_name: str, crops: Any, decode: str = "blur_shift"
+    workdir: str | Path, model_name: str, crops: Any, decode: str | None = None
 ) -> dict[str, Any]:
     """Decoded-keypoint agreement of the fp16 and int8 TFLite models with the float32 one.
 
@@ -173,7 +159,7 @@ def quantized_agreement(
             continue
         single, flipped, _ = heatmaps(runtime)
         entry: dict[str, Any] = {"reference": "tflite-fp32", "crops": len(crops),
-                                 "decode": decode, "source": crops.source}  # fmt: skip
+                                 "decode": decode or codec.decode_mode, "source": crops.source}  # fmt: skip
         for protocol, ref, cand in (("single", reference, single),
                                     ("flip_test", reference_flip, flipped)):  # fmt: skip
             dist, per_person = keypoint_agreement(ref, cand, crops, codec, decode)

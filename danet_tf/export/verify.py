@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from danet_tf.codec import COCO_SIGMAS, HeatmapCodec
+from danet_tf.evaluation.nms import oks
 from danet_tf.export.calibration import CropSet
 
 
@@ -102,19 +103,6 @@ class Report:
         )
 
 
-def oks(
-    a: np.ndarray, b: np.ndarray, visible: np.ndarray, area: np.ndarray, sigmas: np.ndarray
-) -> np.ndarray:
-    """Per-person OKS of keypoints ``a`` against ``b`` (N, K, 2) over ``visible`` (N, K).
-
-    ``area`` (N,) is each person's segment area in the same pixels (COCO: about 0.53 x box).
-    """
-    d2 = ((a - b) ** 2).sum(-1)
-    e = np.exp(-d2 / (2.0 * area[:, None] * (2.0 * sigmas) ** 2 + np.finfo(np.float64).eps))
-    count = np.maximum(visible.sum(-1), 1)
-    return (e * visible).sum(-1) / count
-
-
 def person_areas(crops: CropSet) -> np.ndarray:
     """Approximate areas (N,) in crop pixels: 0.53 x the labelled joints' extent grown by 15 %.
 
@@ -136,7 +124,7 @@ def keypoint_agreement(
     candidate: np.ndarray,
     crops: CropSet,
     codec: HeatmapCodec,
-    decode: str = "shift",
+    decode: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-joint pixel distances (annotated joints) and per-person OKS of two heatmap sets."""
     ref_xy, _ = codec.decode(reference, decode)
@@ -147,9 +135,7 @@ def keypoint_agreement(
     dist = np.linalg.norm(ref_xy - cand_xy, axis=-1)
     k = reference.shape[-1]
     sigmas = COCO_SIGMAS if k == len(COCO_SIGMAS) else np.full(k, float(np.mean(COCO_SIGMAS)))
-    return dist[visible], oks(
-        ref_xy, cand_xy, visible.astype(np.float64), person_areas(crops), sigmas
-    )
+    return dist[visible], oks(ref_xy, cand_xy, person_areas(crops), sigmas, visible)
 
 
 def compare(
@@ -160,7 +146,7 @@ def compare(
     mode: str,
     artifact: str,
     bounds: Bounds | None = None,
-    decode: str = "blur_shift",
+    decode: str | None = None,
 ) -> Report:
     """Measure ``candidate`` heatmaps against ``reference`` ones (both (N, h, w, K)),
     decoding both with ``decode``."""
@@ -195,7 +181,7 @@ def verify(
     mode: str,
     artifact: str,
     bounds: Bounds | None = None,
-    decode: str = "blur_shift",
+    decode: str | None = None,
 ) -> Report:
     """Run ``predict`` on the crops, print the report, raise if a bound is exceeded."""
     try:

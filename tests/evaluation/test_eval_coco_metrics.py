@@ -70,3 +70,29 @@ def test_oks_iou_and_nms():
 def test_rescore_uses_mean_of_confident_keypoints():
     kp = np.array([[0.9, 0.5, 0.1, 0.0], [0.1, 0.1, 0.1, 0.1]])
     np.testing.assert_allclose(rescore([0.8, 1.0], kp, 0.2), [0.8 * 0.7, 0.0])
+
+
+def test_one_oks_for_nms_and_export_verification():
+    from pycocotools.cocoeval import COCOeval
+
+    from danet_tf.evaluation.nms import oks
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 100, (17, 2))
+    dt = gt + rng.normal(0, 3, (17, 2))
+    area = 5000.0
+    # pycocotools' own computeOks on the same pair.
+    ev = COCOeval(iouType="keypoints")
+    ev.params.kpt_oks_sigmas = np.asarray(COCO_SIGMAS)
+    g = {"keypoints": np.concatenate([gt, np.full((17, 1), 2)], 1).ravel().tolist(), "area": area,
+         "bbox": [0, 0, 100, 100], "num_keypoints": 17}  # fmt: skip
+    d = {"keypoints": np.concatenate([dt, np.ones((17, 1))], 1).ravel().tolist(), "score": 1.0}
+    ev._gts, ev._dts = {(1, 1): [g]}, {(1, 1): [d]}
+    ev.params.imgIds, ev.params.catIds = [1], [1]
+    expected = ev.computeOks(1, 1)[0, 0]
+    assert oks(dt, gt, area, COCO_SIGMAS) == pytest.approx(expected, rel=1e-9)
+    visible = np.zeros(17)
+    visible[:5] = 1
+    assert oks(dt, gt, area, COCO_SIGMAS, visible) == pytest.approx(
+        oks(dt[:5], gt[:5], area, COCO_SIGMAS[:5]), rel=1e-12
+    )
