@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+from danet_tools.choices import STRATEGIES  # declared there, TensorFlow-free, for --help
 
 
 def _spec(default: Any = dataclasses.MISSING, **meta: Any) -> Any:

@@ -26,6 +26,9 @@ from danet_tf.evaluation.persons import (
     persons_from_samples,
 )
 
+# declared TensorFlow-free there, for --help (re-exported: danet_tf.evaluation.METRICS)
+from danet_tools.choices import DEFAULT_NMS_THRESHOLD, DEFAULT_RESCORE_THRESHOLD, METRICS
+
 DEFAULT_DECODE = HeatmapCodec().decode_mode  # the codec declares it
 
 

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"256x192"`` -> (256, 192) (height x width)."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"size must look like 256x192 (height x width), got {text!r}") from None
-    if h <= 0 or w <= 0:
-        raise ValueError(f"size must be positive, got {text!r}")
-    return h, w
+# the one HxW parser, TensorFlow-free for --help (re-exported: danet_tf.evaluation.parse_size)
+from danet_tools.choices import parse_size  # noqa: F401
 
 
 def load_pose_model(

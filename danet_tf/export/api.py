@@ -25,8 +25,7 @@ from danet_tf.export.atomic import atomic_path
 from danet_tf.export.calibration import CropSet
 from danet_tf.export.runners import keras_predict, load_predict
 from danet_tf.export.verify import Bounds, ExportVerificationError, Report, verify
-
-FORMATS = ("keras", "savedmodel", "tflite", "onnx")
+from danet_tools.choices import FORMATS  # declared there, TensorFlow-free, for --help
 
 
 @dataclass

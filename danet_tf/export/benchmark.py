@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from danet_tools.choices import RUNTIMES  # name: (export format, quantize, xnnpack)
+
 SUFFIX = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx"}
 
 

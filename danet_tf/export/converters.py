@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8", "int8-float-dw", "int8-float-ew")
+from danet_tools.choices import QUANTIZE_MODES  # declared there, TensorFlow-free, for --help
+
 # Selective quantization: int8 everywhere except these ops, which stay float32 between a
 # dequantize and a quantize op (measured on DANet in docs/deployment.md):
 # - int8-float-dw: the depthwise convolutions. On x86 CPUs without VNNI, XNNPACK's int8 9x9

@@ -1,0 +1,89 @@
+"""CPU benchmark: ms per person and persons/s for Keras, TFLite (fp32/fp16/int8, with and
+without XNNPACK) and ONNX Runtime, at each thread count, against the float32 matmul ceiling.
+
+    python tools/benchmark.py --model danet72 [--weights W.keras] [--runtimes keras,onnxruntime]
+        [--threads 1,2] [--json out.json]
+
+Artifacts are exported and verified once into --workdir and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from danet_tools import quiet_tensorflow
+from danet_tools.choices import RUNTIMES, size_arg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--model", default="danet72")
+    parser.add_argument("--weights", help=".keras model or .weights.h5 (default: random weights)")
+    parser.add_argument(
+        "--input-size", type=size_arg, default="256x192", help="HxW when building from the registry"
+    )
+    parser.add_argument("--runtimes", default=",".join(RUNTIMES), help=f"of: {', '.join(RUNTIMES)}")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--calib-data", help="COCO keypoint json (default $DANET_DATA/coco_sample)")
+    parser.add_argument("--images", help="image directory of --calib-data")
+    parser.add_argument("--image", help="image to time end to end (default: a coco_sample image)")
+    parser.add_argument("--box", default=None, help="x,y,w,h of the person in --image")
+    parser.add_argument("--agreement-data", help="COCO json of real persons for int8-vs-fp32 OKS")
+    parser.add_argument("--agreement-images", help="image directory of --agreement-data")
+    parser.add_argument("--agreement-count", type=int, default=200)
+    parser.add_argument("--workdir", default="work_dirs/benchmark")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args(argv)
+
+    quiet_tensorflow()
+    from danet_tf.export.benchmark import format_table, quantized_agreement, run_benchmark
+    from danet_tf.export.calibration import person_crops
+    from danet_tf.export.sources import crops_for, default_calibration, load_source_model
+    from danet_tf.export.verify import TIMING_ONLY
+
+    size = args.input_size
+    model = load_source_model(args.model, args.weights, size)
+    crops = crops_for(model, args.calib_data, args.images)
+    image, box = args.image, args.box
+    if image is None:
+        found = default_calibration()
+        if found is None:
+            parser.error("pass --image and --box (no $DANET_DATA/coco_sample)")
+        data = json.loads(found[0].read_text())
+        ann = max(data["annotations"], key=lambda a: a["num_keypoints"])
+        name = next(i["file_name"] for i in data["images"] if i["id"] == ann["image_id"])
+        image, box = str(found[1] / name), ann["bbox"]
+    else:
+        box = [float(v) for v in (args.box or "").split(",") if v]
+        if len(box) != 4:
+            parser.error(f"--box must be x,y,w,h with --image, got {args.box!r}")
+    h, w = model.input_shape[1:3]
+    workdir = Path(args.workdir) / f"{args.model}_{h}x{w}"
+    results = run_benchmark(
+        model,
+        args.model,
+        workdir,
+        crops,
+        image,
+        list(box),
+        runtimes=args.runtimes.split(","),
+        threads=[int(t) for t in args.threads.split(",")],
+        repeats=args.repeats,
+        weights_path=args.weights,
+        bounds=None if args.weights else TIMING_ONLY,
+    )
+    if args.agreement_data:
+        held_out = person_crops(
+            args.agreement_data, args.agreement_images, (h, w), args.agreement_count
+        )
+        results["agreement"] = quantized_agreement(workdir, args.model, held_out)
+    print(format_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
