@@ -48,17 +48,29 @@ def write_savedmodel(model: Any, path: Path, batch: int | None = None) -> None:
     archive.write_out(str(path), verbose=False)
 
 
+def deployment_graph(model: Any, fmt: str, quantize: str = "none", rewrites: Any = None) -> Any:
+    """The graph an export of ``fmt``/``quantize`` converts: ``model`` with the export-time
+    rewrites of :mod:`danet_tf.export.rewrites` (same function, faster ops; ``rewrites``
+    overrides the per-format choice, ``rewrites.NONE`` converts ``model`` as it is)."""
+    from danet_tf.export import rewrites as rewrites_lib
+
+    chosen = rewrites_lib.export_rewrites(fmt, quantize) if rewrites is None else rewrites
+    return rewrites_lib.deployment_model(model, chosen)
+
+
 def write_tflite(
     model: Any,
     path: Path,
     quantize: str = "none",
     calibration: np.ndarray | None = None,
+    rewrites: Any = None,
 ) -> None:
     """TFLite with a fixed batch of 1, float32 input (RGB 0-255) and float32 heatmaps.
 
     ``int8`` is full-integer (per-channel weights, activations calibrated on ``calibration``
     crops); its input and output stay float32 so the 0-255 image and the heatmap peaks keep
-    full precision, with one quantize/dequantize op at each end.
+    full precision, with one quantize/dequantize op at each end. The graph converted is
+    :func:`deployment_graph`'s (``rewrites``: see there).
     """
     import tempfile
 
@@ -66,6 +78,7 @@ def write_tflite(
 
     if quantize not in QUANTIZE_MODES:
         raise ValueError(f"unknown quantize mode {quantize!r}; known: {', '.join(QUANTIZE_MODES)}")
+    model = deployment_graph(model, "tflite", quantize, rewrites)
     with tempfile.TemporaryDirectory(prefix="danet_tflite_") as tmp:
         write_savedmodel(model, Path(tmp) / "sm", batch=1)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(Path(tmp) / "sm"))
@@ -113,11 +126,13 @@ def _representative(crops: np.ndarray) -> Iterator[list[np.ndarray]]:
         yield [np.asarray(crop, np.float32)[None]]
 
 
-def write_onnx(model: Any, path: Path, opset: int = 17) -> None:
-    """ONNX via tf2onnx with a dynamic batch; input ``image``, output ``heatmaps``."""
+def write_onnx(model: Any, path: Path, opset: int = 17, rewrites: Any = None) -> None:
+    """ONNX via tf2onnx with a dynamic batch; input ``image``, output ``heatmaps``; the graph
+    is :func:`deployment_graph`'s."""
     import tensorflow as tf
     import tf2onnx
 
+    model = deployment_graph(model, "onnx", "none", rewrites)
     h, w, c = model.input_shape[1:]
     spec = [tf.TensorSpec((None, h, w, c), tf.float32, name="image")]
     tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset, output_path=str(path))

@@ -17,6 +17,7 @@ exactly what the Keras 3 model computes.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any
 
@@ -46,6 +47,14 @@ class EagerOps:
 
     def sigmoid(self, x):
         return kops.sigmoid(x)
+
+    def sigmoid_complement(self, x):
+        """``1 - sigmoid(x)`` (deployment graphs may compute it as ``sigmoid(-x)``)."""
+        return self.one_minus(self.sigmoid(x))
+
+    def blend(self, lam, a, b):
+        """``lam * a + (1 - lam) * b`` (deployment graphs: ``b + lam * (a - b)``)."""
+        return self.add(self.multiply(lam, a), self.multiply(self.one_minus(lam), b))
 
     def abs(self, x):
         return kops.abs(x)
@@ -81,7 +90,11 @@ class GraphOps:
         return f"{self.prefix}{base}_{self._count}"
 
     def scoped(self, name: str) -> GraphOps:
-        return GraphOps(self.K, prefix=f"{self.prefix}{name}__")
+        """The same kind of ``ops`` (a subclass keeps its settings) for a nested layer."""
+        child = copy.copy(self)
+        child.prefix = f"{self.prefix}{name}__"
+        child._count = 0
+        return child
 
     def apply(self, layer: keras.layers.Layer, *args: Any) -> Any:
         forward = getattr(layer, "_forward", None)
@@ -106,6 +119,12 @@ class GraphOps:
 
     def sigmoid(self, x):
         return self.K.layers.Activation("sigmoid", name=self._name("sigmoid"))(x)
+
+    def sigmoid_complement(self, x):
+        return self.one_minus(self.sigmoid(x))
+
+    def blend(self, lam, a, b):
+        return self.add(self.multiply(lam, a), self.multiply(self.one_minus(lam), b))
 
     def abs(self, x):
         # |x| = relu(x) + relu(-x): built-in layers only, so quantizers know every op.

@@ -72,9 +72,11 @@ class MaskAttention(ComposedLayer):
     def _forward(self, inputs, ops):
         f, g = inputs
         logits = ops.apply(self.spatial, ops.apply(self.project, f))
-        mask = ops.sigmoid(ops.abs(logits) if self.use_abs else logits)
-        if self.mode == "orthogonal":
-            return ops.multiply(g, ops.one_minus(mask))
+        if self.use_abs:
+            logits = ops.abs(logits)
+        if self.mode == "orthogonal":  # 1 - M, as one op where the ops have one
+            return ops.multiply(g, ops.sigmoid_complement(logits))
+        mask = ops.sigmoid(logits)
         if self.mode == "multiply":
             return ops.multiply(g, mask)
         return ops.multiply(g, ops.one_plus(mask))

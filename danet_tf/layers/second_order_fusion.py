@@ -60,7 +60,7 @@ class SecondOrderFusion(ComposedLayer):
         lam = ops.sigmoid(
             ops.apply(self.spatial, ops.apply(self.project, ops.concat([f_td, f_bu])))
         )
-        return ops.add(ops.multiply(lam, f_td), ops.multiply(ops.one_minus(lam), f_bu))
+        return ops.blend(lam, f_td, f_bu)  # lam * f_td + (1 - lam) * f_bu
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -1,0 +1,191 @@
+"""Export-time graph rewrites: the same function as the Keras model, in ops that run faster.
+
+A deployment graph is the model rebuilt as a flat functional graph of standard Keras layers
+(:func:`deployment_model`), through each danet_tf layer's one ``_forward(x, ops)``
+definition, with :class:`DeployOps` as ``ops``. The Keras model, training and ``.keras``
+files never see these rewrites; the TFLite and ONNX writers (:mod:`converters`) build their
+graph from the deployment model. Every rewrite is exact up to float rounding
+(tests/export/test_rewrites.py checks each to 1e-5):
+
+- ``depthwise_block``: a large depthwise convolution (MAU's and SFU's 9x9) becomes the sum of
+  small depthwise convolutions on shifted windows of the zero-padded input; the kernel is
+  zero-padded to a multiple of the block (9x9 -> four 5x5 pieces: 100 taps instead of 81, but
+  XNNPACK runs a 5x5 kernel at several times the speed of its multipass 9x9 one, see
+  docs/tflite_speed.md). XNNPACK only: LiteRT's builtin kernels run the direct 9x9 faster.
+- ``fuse_elementwise``: ``1 - sigmoid(a)`` as ``sigmoid(-a)``; SFU's
+  ``lam * a + (1 - lam) * b`` as ``b + lam * (a - b)`` (3 ops instead of 5); ``|x|`` as one
+  ABS op instead of ``relu(x) + relu(-x)`` (which tfmot's QAT needs, not the converters).
+
+The per-format choice is :func:`export_rewrites`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops as kops
+
+from danet_tf.layers.graph_ops import GraphOps
+
+
+@dataclass(frozen=True)
+class Rewrites:
+    """Which rewrites a deployment graph uses.
+
+    Args:
+        depthwise_block: split depthwise kernels larger than this into pieces of this size
+            (None: keep every depthwise convolution as it is).
+        fuse_elementwise: the fused elementwise forms (sigmoid(-a), b + lam (a - b), ABS).
+    """
+
+    depthwise_block: int | None = 5
+    fuse_elementwise: bool = True
+
+    @property
+    def any(self) -> bool:
+        return self.depthwise_block is not None or self.fuse_elementwise
+
+
+NONE = Rewrites(depthwise_block=None, fuse_elementwise=False)
+
+# Per format and quantization mode (measured in docs/tflite_speed.md, LiteRT 2.3.0 XNNPACK
+# and ONNX Runtime 1.23 on a Zen 1 CPU).
+EXPORT_REWRITES: dict[str, Rewrites] = {
+    "tflite": Rewrites(),
+    "tflite-fp16": Rewrites(),
+    "tflite-dynamic": Rewrites(),
+    "tflite-int8": Rewrites(),
+    # The depthwise convolutions stay float32 between dequantize/quantize ops: split, each
+    # piece would get its own pair and the sums would requantize; keep them whole.
+    "tflite-int8-float-dw": Rewrites(depthwise_block=None),
+    "tflite-int8-float-ew": Rewrites(),
+    "onnx": Rewrites(depthwise_block=None),
+}
+
+
+def export_rewrites(fmt: str, quantize: str = "none") -> Rewrites:
+    """The rewrites an export of ``fmt`` (``tflite``/``onnx``) with ``quantize`` uses."""
+    key = fmt if fmt != "tflite" or quantize == "none" else f"tflite-{quantize}"
+    return EXPORT_REWRITES.get(key, NONE)
+
+
+class DeployOps(GraphOps):
+    """:class:`GraphOps` (Keras 3) with the export-time rewrites of ``rewrites``."""
+
+    def __init__(self, rewrites: Rewrites = Rewrites(), prefix: str = "") -> None:
+        super().__init__(keras, prefix)
+        self.rewrites = rewrites
+
+    def apply(self, layer: keras.layers.Layer, *args: Any) -> Any:
+        block = self.rewrites.depthwise_block
+        if (
+            block is not None
+            and isinstance(layer, keras.layers.DepthwiseConv2D)
+            and splittable_depthwise(layer, block)
+        ):
+            return split_depthwise(layer, args[0], block, self._name)
+        return super().apply(layer, *args)
+
+    def sigmoid_complement(self, x):
+        if not self.rewrites.fuse_elementwise:
+            return super().sigmoid_complement(x)
+        return self.sigmoid(kops.negative(x))
+
+    def blend(self, lam, a, b):
+        if not self.rewrites.fuse_elementwise:
+            return super().blend(lam, a, b)
+        return self.add(b, self.multiply(lam, kops.subtract(a, b)))
+
+    def abs(self, x):
+        if not self.rewrites.fuse_elementwise:
+            return super().abs(x)
+        return kops.abs(x)
+
+
+def splittable_depthwise(layer: keras.layers.Layer, block: int) -> bool:
+    """Whether ``layer`` is a depthwise convolution :func:`split_depthwise` rewrites."""
+    kh, kw = layer.kernel_size
+    return (
+        max(kh, kw) > block
+        and tuple(layer.strides) == (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.padding in ("same", "valid")
+        and layer.data_format == "channels_last"
+    )
+
+
+def split_depthwise(layer: keras.layers.Layer, x: Any, block: int, name: Any) -> Any:
+    """``layer(x)`` as the sum of ``block`` x ``block`` depthwise convolutions.
+
+    The kernel (zero-padded to a multiple of ``block``) is cut into tiles; tile (i, j) is a
+    valid ``block`` x ``block`` convolution over the window of the padded input that starts
+    at (i * block, j * block). The sum over the tiles is the original convolution; the bias
+    (and activation) are applied once.
+    """
+    kh, kw = layer.kernel_size
+    weights = layer.get_weights()
+    kernel = np.asarray(weights[0])  # (kh, kw, C, multiplier)
+    bias = weights[1] if layer.use_bias else None
+    nh, nw = -(-kh // block), -(-kw // block)
+    padded = np.zeros((nh * block, nw * block) + kernel.shape[2:], kernel.dtype)
+    padded[:kh, :kw] = kernel
+    height, width = int(x.shape[1]), int(x.shape[2])
+    if layer.padding == "same":
+        top, left = (kh - 1) // 2, (kw - 1) // 2
+        bottom, right = kh - 1 - top, kw - 1 - left
+    else:
+        top = left = bottom = right = 0
+    bottom += nh * block - kh
+    right += nw * block - kw
+    x = keras.layers.ZeroPadding2D(((top, bottom), (left, right)), name=name("dw_pad"))(x)
+    hp, wp = height + top + bottom, width + left + right
+    out_h, out_w = hp - nh * block + 1, wp - nw * block + 1
+    win_h, win_w = out_h + block - 1, out_w + block - 1
+    terms = []
+    for i in range(nh):
+        for j in range(nw):
+            tile = padded[i * block:(i + 1) * block, j * block:(j + 1) * block]
+            if not tile.any() and terms:
+                continue
+            crop = ((i * block, hp - i * block - win_h), (j * block, wp - j * block - win_w))
+            window = keras.layers.Cropping2D(crop, name=name("dw_window"))(x)
+            with_bias = bias is not None and not terms
+            conv = keras.layers.DepthwiseConv2D(
+                block, padding="valid", depth_multiplier=layer.depth_multiplier,
+                use_bias=with_bias, name=name("dw_tile"),
+            )  # fmt: skip
+            terms.append(conv(window))
+            conv.set_weights([tile, bias] if with_bias else [tile])
+    out = terms[0] if len(terms) == 1 else keras.layers.Add(name=name("dw_sum"))(terms)
+    activation = keras.activations.serialize(layer.activation)
+    if activation not in ("linear", None) and activation != {"class_name": "linear"}:
+        out = keras.layers.Activation(layer.activation, name=name("dw_act"))(out)
+    return out
+
+
+def deployment_model(model: keras.Model, rewrites: Rewrites = Rewrites()) -> keras.Model:
+    """``model`` rebuilt as a flat Keras 3 graph of standard layers with ``rewrites``.
+
+    Weights are copied; the input and output names and structure are kept. With no rewrite
+    to apply, ``model`` itself is returned.
+    """
+    if not rewrites.any:
+        return model
+    if not isinstance(model, keras.Model) or not hasattr(model, "_run_through_graph"):
+        raise TypeError(f"expected a functional keras.Model, got {type(model).__name__}")
+    inputs = [
+        keras.Input(tuple(t.shape[1:]), name=t.name.split(":")[0], dtype="float32")
+        for t in model.inputs
+    ]
+    ops = DeployOps(rewrites)
+
+    def twin(operation):
+        return lambda *args, **kwargs: ops.apply(operation, *args)
+
+    outputs = model._run_through_graph(
+        inputs, operation_fn=twin, call_fn=lambda op, *args, **kwargs: op(*args, **kwargs)
+    )
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=model.name)
