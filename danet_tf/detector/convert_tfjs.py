@@ -33,8 +33,14 @@ NANODET_STRIDES = (8, 16, 32)
 NANODET_SCORES = ("Identity:0", "Identity_1:0", "Identity_2:0")
 NANODET_DISTANCES = ("Identity_3:0", "Identity_4:0", "Identity_5:0")
 
-_NUMPY = {"float32": np.float32, "int32": np.int32, "bool": np.bool_, "uint8": np.uint8,
-          "float16": np.float16, "int64": np.int64}
+_NUMPY = {
+    "float32": np.float32,
+    "int32": np.int32,
+    "bool": np.bool_,
+    "uint8": np.uint8,
+    "float16": np.float16,
+    "int64": np.int64,
+}
 
 
 def read_weights(manifest: list[dict], base_dir: Path) -> dict[str, np.ndarray]:
@@ -78,7 +84,9 @@ def load_graph_def(model_json: str | Path) -> tf.compat.v1.GraphDef:
     topology = spec["modelTopology"]
     graph_def = json_format.ParseDict(
         {key: topology[key] for key in ("node", "library", "versions") if key in topology},
-        tf.compat.v1.GraphDef(), ignore_unknown_fields=True)
+        tf.compat.v1.GraphDef(),
+        ignore_unknown_fields=True,
+    )
     weights = read_weights(spec["weightsManifest"], model_json.parent)
     for node in graph_def.node:
         if node.op != "Const":
@@ -96,16 +104,19 @@ def load_graph_def(model_json: str | Path) -> tf.compat.v1.GraphDef:
 def graph_function(graph_def: tf.compat.v1.GraphDef, inputs: list[str], outputs: list[str]):
     """A concrete function ``inputs -> outputs`` of a frozen GraphDef."""
     wrapped = tf.compat.v1.wrap_function(
-        lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+        lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
+    )
     graph = wrapped.graph
-    return wrapped.prune([graph.as_graph_element(n) for n in inputs],
-                         [graph.as_graph_element(n) for n in outputs])
+    return wrapped.prune(
+        [graph.as_graph_element(n) for n in inputs], [graph.as_graph_element(n) for n in outputs]
+    )
 
 
 def nanodet_function(model_json: str | Path):
     """NanoDet as a ``tf.function``: NHWC normalised BGR image -> ``scores``, ``distances``."""
-    fn = graph_function(load_graph_def(model_json), [NANODET_INPUT],
-                        list(NANODET_SCORES + NANODET_DISTANCES))
+    fn = graph_function(
+        load_graph_def(model_json), [NANODET_INPUT], list(NANODET_SCORES + NANODET_DISTANCES)
+    )
     spec = tf.TensorSpec((1, NANODET_SIZE, NANODET_SIZE, 3), tf.float32, name="image")
 
     @tf.function(input_signature=[spec])
@@ -121,7 +132,8 @@ def to_tflite(function, quantize: str = "fp16") -> bytes:
     if quantize not in ("fp16", "none"):
         raise ValueError(f"quantize must be 'fp16' or 'none', not {quantize!r}")
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [function.get_concrete_function()], function)
+        [function.get_concrete_function()], function
+    )
     if quantize == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]

@@ -53,8 +53,9 @@ def _detector(detector: PersonDetector | str | Path | None, **kwargs) -> PersonD
     return PersonDetector(detector, **kwargs)
 
 
-def detect_coco(detector: PersonDetector, ann_file: str | Path, image_dir: str | Path,
-                person_category: int = 1) -> list[dict]:
+def detect_coco(
+    detector: PersonDetector, ann_file: str | Path, image_dir: str | Path, person_category: int = 1
+) -> list[dict]:
     """COCO results (``bbox``, ``score``) of ``detector`` on every image of ``ann_file``."""
     images = json.loads(Path(ann_file).read_text())["images"]
     results = []
@@ -63,14 +64,24 @@ def detect_coco(detector: PersonDetector, ann_file: str | Path, image_dir: str |
         if image is None:
             raise FileNotFoundError(Path(image_dir) / info["file_name"])
         boxes, scores = detector(image)
-        results += [{"image_id": info["id"], "category_id": person_category,
-                     "bbox": [round(float(v), 2) for v in box], "score": round(float(s), 5)}
-                    for box, s in zip(boxes, scores, strict=True)]
+        results += [
+            {
+                "image_id": info["id"],
+                "category_id": person_category,
+                "bbox": [round(float(v), 2) for v in box],
+                "score": round(float(s), 5),
+            }
+            for box, s in zip(boxes, scores, strict=True)
+        ]
     return results
 
 
-def coco_box_metrics(ann_file: str | Path, results: list[dict], score_threshold: float = 0.3,
-                     person_category: int = 1) -> dict:
+def coco_box_metrics(
+    ann_file: str | Path,
+    results: list[dict],
+    score_threshold: float = 0.3,
+    person_category: int = 1,
+) -> dict:
     """Person-box AP, AP50 and recall/precision at IoU 0.5 above ``score_threshold``."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -78,12 +89,25 @@ def coco_box_metrics(ann_file: str | Path, results: list[dict], score_threshold:
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(ann_file))
         dt = gt.loadRes(results) if results else None
-    out = {"images": len(gt.getImgIds()), "detections": len(results),
-           "persons": sum(1 for a in gt.loadAnns(gt.getAnnIds(catIds=[person_category]))
-                          if not a.get("iscrowd", 0))}
+    out = {
+        "images": len(gt.getImgIds()),
+        "detections": len(results),
+        "persons": sum(
+            1
+            for a in gt.loadAnns(gt.getAnnIds(catIds=[person_category]))
+            if not a.get("iscrowd", 0)
+        ),
+    }
     if dt is None:
-        return {**out, "ap": 0.0, "ap50": 0.0, "recall": 0.0, "precision": 0.0,
-                "true_positives": 0, "false_positives": 0}
+        return {
+            **out,
+            "ap": 0.0,
+            "ap50": 0.0,
+            "recall": 0.0,
+            "precision": 0.0,
+            "true_positives": 0,
+            "false_positives": 0,
+        }
     ev = COCOeval(gt, dt, "bbox")
     ev.params.catIds = [person_category]
     with contextlib.redirect_stdout(io.StringIO()):
@@ -103,14 +127,26 @@ def coco_box_metrics(ann_file: str | Path, results: list[dict], score_threshold:
         ignored = np.asarray(e["dtIgnore"])[t].astype(bool)
         tp += int(np.sum(above & matched & ~ignored))
         fp += int(np.sum(above & ~matched & ~ignored))
-    return {**out, "ap": float(ev.stats[0]), "ap50": float(ev.stats[1]),
-            "recall": tp / max(n_gt, 1), "precision": tp / max(tp + fp, 1),
-            "true_positives": tp, "false_positives": fp, "score_threshold": score_threshold}
+    return {
+        **out,
+        "ap": float(ev.stats[0]),
+        "ap50": float(ev.stats[1]),
+        "recall": tp / max(n_gt, 1),
+        "precision": tp / max(tp + fp, 1),
+        "true_positives": tp,
+        "false_positives": fp,
+        "score_threshold": score_threshold,
+    }
 
 
-def coco_person_boxes(ann_file: str | Path, image_dir: str | Path,
-                      detector: PersonDetector | str | Path | None = None,
-                      score_threshold: float = 0.3, nms_iou: float = 0.5, **kwargs) -> dict:
+def coco_person_boxes(
+    ann_file: str | Path,
+    image_dir: str | Path,
+    detector: PersonDetector | str | Path | None = None,
+    score_threshold: float = 0.3,
+    nms_iou: float = 0.5,
+    **kwargs,
+) -> dict:
     """:func:`coco_box_metrics` of the detector run on ``ann_file``'s images."""
     det = _detector(detector, score_threshold=AP_SCORE_THRESHOLD, nms_iou=nms_iou, **kwargs)
     results = detect_coco(det, ann_file, image_dir)
@@ -129,19 +165,27 @@ def lspet_boxes(ann_file: str | Path, padding: float = 0.0, limit: int | None = 
             continue
         (x1, y1), (x2, y2) = k.min(0), k.max(0)
         w, h = x2 - x1, y2 - y1
-        out.append((names[ann["image_id"]],
-                    [x1 - padding * w, y1 - padding * h, w * (1 + 2 * padding),
-                     h * (1 + 2 * padding)]))
+        out.append(
+            (
+                names[ann["image_id"]],
+                [x1 - padding * w, y1 - padding * h, w * (1 + 2 * padding), h * (1 + 2 * padding)],
+            )
+        )
         if limit is not None and len(out) >= limit:
             break
     return out
 
 
-def lspet_recall(ann_file: str | Path, image_dir: str | Path,
-                 detector: PersonDetector | str | Path | None = None,
-                 score_threshold: float = 0.3, limit: int | None = None,
-                 paddings: tuple[float, ...] = (0.0, 0.15), iou: float = 0.5,
-                 **kwargs) -> dict:
+def lspet_recall(
+    ann_file: str | Path,
+    image_dir: str | Path,
+    detector: PersonDetector | str | Path | None = None,
+    score_threshold: float = 0.3,
+    limit: int | None = None,
+    paddings: tuple[float, ...] = (0.0, 0.15),
+    iou: float = 0.5,
+    **kwargs,
+) -> dict:
     """Share of the labelled LSPET persons some box above ``score_threshold`` overlaps by
     IoU >= ``iou``, for each joint-extent padding; also the share with any box at all."""
     det = _detector(detector, score_threshold=score_threshold, **kwargs)
@@ -159,13 +203,22 @@ def lspet_recall(ann_file: str | Path, image_dir: str | Path,
             if len(boxes) and iou_xywh(boxes, gt).max() >= iou:
                 hits[p] += 1
     n = max(len(samples), 1)
-    return {"images": len(samples), "score_threshold": score_threshold, "iou": iou,
-            "recall": {f"{p:g}": hits[p] / n for p in paddings}, "any_box": any_box / n}
+    return {
+        "images": len(samples),
+        "score_threshold": score_threshold,
+        "iou": iou,
+        "recall": {f"{p:g}": hits[p] / n for p in paddings},
+        "any_box": any_box / n,
+    }
 
 
-def time_detector(images: list[np.ndarray], model_path: str | Path | None = None,
-                  threads: tuple[int, ...] = (1, 2), repeats: int = 10,
-                  warmup: int = 2) -> list[dict]:
+def time_detector(
+    images: list[np.ndarray],
+    model_path: str | Path | None = None,
+    threads: tuple[int, ...] = (1, 2),
+    repeats: int = 10,
+    warmup: int = 2,
+) -> list[dict]:
     """Median ms per image of the whole call and of the LiteRT invoke alone, per thread count.
 
     The thread counts are interleaved (one pass over ``images`` each, ``repeats`` times), so
@@ -191,10 +244,17 @@ def time_detector(images: list[np.ndarray], model_path: str | Path | None = None
                 it.set_tensor(det._input_index, x)
                 it.invoke()
                 invoke[t].append((time.perf_counter() - t0) * 1e3)
-    return [{"threads": t, "calls": len(call[t]), "ms_per_image": statistics.median(call[t]),
-             "ms_invoke": statistics.median(invoke[t]),
-             "ms_per_image_p90": float(np.percentile(call[t], 90)),
-             "load_average_1min": [load_before, os.getloadavg()[0]]} for t in threads]
+    return [
+        {
+            "threads": t,
+            "calls": len(call[t]),
+            "ms_per_image": statistics.median(call[t]),
+            "ms_invoke": statistics.median(invoke[t]),
+            "ms_per_image_p90": float(np.percentile(call[t], 90)),
+            "load_average_1min": [load_before, os.getloadavg()[0]],
+        }
+        for t in threads
+    ]
 
 
 def machine() -> dict:
@@ -210,13 +270,19 @@ def machine() -> dict:
     flags = set(info.get("flags", "").split())
     from importlib.metadata import version
 
-    return {"cpu": info["model name"], "cpu_family": info.get("cpu family"),
-            "cpu_model": info.get("model"),
-            "simd": [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "neon", "asimd")
-                     if f in flags],
-            "logical_cores": os.cpu_count(), "python": platform.python_version(),
-            "ai_edge_litert": version("ai-edge-litert"), "opencv": cv2.__version__,
-            "numpy": np.__version__}
+    return {
+        "cpu": info["model name"],
+        "cpu_family": info.get("cpu family"),
+        "cpu_model": info.get("model"),
+        "simd": [
+            f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "neon", "asimd") if f in flags
+        ],
+        "logical_cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "ai_edge_litert": version("ai-edge-litert"),
+        "opencv": cv2.__version__,
+        "numpy": np.__version__,
+    }
 
 
 def _accuracy(root: Path, model_path: Path, lspet_limit: int | None) -> dict:
@@ -229,14 +295,20 @@ def _accuracy(root: Path, model_path: Path, lspet_limit: int | None) -> dict:
     out["train78"] = coco_person_boxes(coco / "train.json", coco / "images", model_path)
     lsp = root / "lspet"
     if (lsp / "train_lsp14.json").is_file():
-        out["lspet"] = lspet_recall(lsp / "train_lsp14.json", lsp / "images", model_path,
-                                    limit=lspet_limit)
+        out["lspet"] = lspet_recall(
+            lsp / "train_lsp14.json", lsp / "images", model_path, limit=lspet_limit
+        )
     return out
 
 
-def evaluate_all(data_root: str | Path, model_path: str | Path | None = None,
-                 lspet_limit: int | None = 2000, threads: tuple[int, ...] = (1, 2),
-                 repeats: int = 10, accuracy: bool = True) -> dict:
+def evaluate_all(
+    data_root: str | Path,
+    model_path: str | Path | None = None,
+    lspet_limit: int | None = 2000,
+    threads: tuple[int, ...] = (1, 2),
+    repeats: int = 10,
+    accuracy: bool = True,
+) -> dict:
     """Every measurement of docs/detector.md on ``data_root`` (the DANET_DATA layout);
     ``accuracy=False``: the speed only."""
     root = Path(data_root)

