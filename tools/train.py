@@ -52,7 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", help="model name, e.g. danet72, danet88, danet_tiny")
     p.add_argument("--data", help="COCO keypoint annotation json for training")
     p.add_argument("--images", help="image directory the json's file_name is relative to")
-    p.add_argument("--val-data", help="COCO keypoint json for the per-epoch PCK check")
+    p.add_argument("--val-data", help="COCO keypoint json validated after every epoch (COCO AP when "
+                                      "it has OKS sigmas, else PCK; picks best.keras)")
     p.add_argument("--val-images", help="image directory of --val-data")
     p.add_argument("--workdir", help="checkpoints, logs, final.keras, best.keras, curves.png "
                                      "(default work_dirs/<model>_<dataset>-<H>x<W>)")

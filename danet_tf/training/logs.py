@@ -114,6 +114,8 @@ class TrainLogger:
         return self.verbose == 1 and self.tty
 
     def start_epoch(self, epoch: int, epochs: int, done_in_epoch: int) -> None:
+        self._line_t0 = time.perf_counter()  # the rate excludes the last epoch's validation
+        self._t0 = self._line_t0
         if self.enabled and self.verbose:
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
             if self.bar:

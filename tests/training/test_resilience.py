@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import runpy
 import shutil
 import subprocess
@@ -89,34 +90,30 @@ def test_base_run_writes_everything(base):
     assert summary["best"]["metric"] == "val_AP" and summary["best"]["epoch"] in (1, 2)
 
 
-def test_damaged_index_falls_back_to_the_previous_checkpoint(base, tmp_path, capsys):
+def test_damaged_index_and_truncated_data_fall_back_to_an_intact_checkpoint(
+        base, tmp_path, capsys):
     workdir = _copy(base, tmp_path)
     before = _rows(workdir / "log.csv")
     (workdir / "checkpoints" / "ckpt-8.index").unlink()
+    data = workdir / "checkpoints" / "ckpt-6.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:100])  # TF: "IndexError: Read less bytes than requested"
     assert _main()(_args(workdir, base[1])) == 0
     out = capsys.readouterr().out
-    assert "damaged checkpoint files: ckpt-8.data-00000-of-00001" in out, out
-    assert "resuming at step 6:" in out
-    moved = list((workdir / "checkpoints" / "damaged").glob("*/ckpt-8.data-00000-of-00001"))
-    assert moved, "the damaged checkpoint's data file must be kept aside"
+    assert "damaged checkpoint files: ckpt-6.data-00000-of-00001, ckpt-6.index, " \
+           "ckpt-8.data-00000-of-00001" in out, out
+    assert "ckpt-6.data-00000-of-00001: IndexError: Read less bytes than requested" in out
+    assert "ckpt-8.data-00000-of-00001: no .index file" in out
+    assert "resuming at step 4:" in out
+    damaged = workdir / "checkpoints" / "damaged"
+    for name in ("ckpt-8.data-00000-of-00001", "ckpt-6.index", "ckpt-6.data-00000-of-00001"):
+        assert list(damaged.glob(f"*/{name}")), f"{name} must be kept aside"
     after = _rows(workdir / "log.csv")
     assert [int(r["step"]) for r in after] == list(range(1, 9))
-    assert after[:6] == before[:6]  # the rows before the restored step are the old ones
+    assert after[:4] == before[:4]  # the rows before the restored step are the old ones
     summary = json.loads((workdir / "summary.json").read_text())
-    assert summary["resumed_from_step"] == 6 and summary["step"] == 8
+    assert summary["resumed_from_step"] == 4 and summary["step"] == 8
     assert summary["optimizer_iterations"] == 8
-    assert "ckpt-8.data-00000-of-00001" in summary["damaged_checkpoint_files"]
-
-
-def test_truncated_data_file_is_named_and_skipped(base, tmp_path, capsys):
-    workdir = _copy(base, tmp_path)
-    data = workdir / "checkpoints" / "ckpt-8.data-00000-of-00001"
-    data.write_bytes(data.read_bytes()[:100])
-    assert _main()(_args(workdir, base[1])) == 0
-    out = capsys.readouterr().out
-    assert "ckpt-8.data-00000-of-00001" in out and "Read less bytes than requested" in out, out
-    assert "resuming at step 6:" in out
-    assert _steps(workdir) == list(range(1, 9))
+    assert "ckpt-6.data-00000-of-00001" in summary["damaged_checkpoint_files"]
 
 
 def test_garbled_pointer_resumes_from_the_newest_intact_checkpoint(base, tmp_path, capsys):
@@ -179,28 +176,43 @@ def test_non_finite_learning_rate_rejected_at_start(value, capsys, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_divergence_stops_before_anything_non_finite_is_written(base, tmp_path, capsys):
+def test_divergence_stops_before_anything_non_finite_is_written(tmp_path):
     import tensorflow as tf
+    from standin import LEVELS, random_inputs, standin_inference, standin_model
+
+    from danet_tf.config import load_config
+    from danet_tf.training import NonFiniteError, train
 
     workdir = tmp_path / "diverged"
-    code = _main()(_args(workdir, base[1], "--lr", "1e35", "--checkpoint-every", "1"))
-    assert code == 1
-    err = capsys.readouterr().err
-    assert "non-finite" in err and "at step" in err and "Likely cause" in err, err
-    assert "learning rate" in err
+    cfg = load_config(None, {
+        "runtime.workdir": str(workdir), "runtime.verbose": 0, "model.input_size": "64x32",
+        "train.epochs": 2, "train.steps_per_epoch": 4, "train.global_batch_size": 4,
+        "train.reference_batch_size": 4, "train.learning_rate": 1e35,
+        "train.checkpoint_every_steps": 1, "train.log_every_steps": 1, "train.val_samples": 0,
+    })
+    with pytest.raises(NonFiniteError) as err:
+        train(cfg, inputs=random_inputs(size=(64, 32)), model_builder=standin_model,
+              levels=LEVELS, inference_fn=standin_inference)
+    message = str(err.value)
+    step = int(message.split(" at step ")[1].split()[0])
+    assert message.startswith("non-finite ") and step >= 2, message
+    assert f"the last checkpoint is step {step - 1}" in message
+    assert re.search(r"Likely cause: the learning rate [0-9.e+]+ is far too high", message), message
     index = sorted((workdir / "checkpoints").glob("*.index"))
+    assert len(index) == step - 1
     for path in index:
         reader = tf.train.load_checkpoint(str(path.with_suffix("")))
         for name in reader.get_variable_to_shape_map():
             value = reader.get_tensor(name)
             if np.issubdtype(np.asarray(value).dtype, np.floating):
                 assert np.isfinite(value).all(), (path.name, name)
-    for row in _rows(workdir / "log.csv") if (workdir / "log.csv").is_file() else []:
-        assert np.isfinite(float(row["loss"])), row
+    rows = _rows(workdir / "log.csv")
+    assert [int(r["step"]) for r in rows] == list(range(1, step))
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
     assert not (workdir / "final.keras").exists()
 
 
-def test_kill_inside_a_log_rewrite_keeps_every_row(base, tmp_path):
+def test_kill_inside_a_log_rewrite_keeps_every_row(base, tmp_path, capsys):
     workdir = _copy(base, tmp_path)
     before = (workdir / "log.csv").read_bytes()
     (workdir / "checkpoints" / "ckpt-8.index").unlink()  # resume at 6: log.csv is cut back
@@ -209,12 +221,11 @@ def test_kill_inside_a_log_rewrite_keeps_every_row(base, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == -9, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (workdir / "log.csv").read_bytes() == before  # every earlier row is still there
-    proc = subprocess.run([sys.executable, str(TRAIN), *_args(workdir, base[1], "--verbose", "1")],
-                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "resuming at step 6:" in proc.stdout
+    assert _main()(_args(workdir, base[1], "--verbose", "1")) == 0
+    out = capsys.readouterr().out
+    assert "resuming at step 6:" in out
     assert _steps(workdir) == list(range(1, 9))
     # Without a terminal: one plain line per logged step, no progress-bar backspaces.
-    assert "\b" not in proc.stdout and "\r" not in proc.stdout
-    assert "step 7/8 (epoch 2: 3/4) loss " in proc.stdout
+    assert "\b" not in out and "\r" not in out
+    assert "step 7/8 (epoch 2: 3/4) loss " in out
     assert not list(workdir.glob(".*.tmp-*"))  # the killed writer's temporary was dropped
