@@ -224,6 +224,11 @@ def train(
     Raises ``CheckpointError`` (checkpoints exist and none restores), ``RunMismatchError``
     (the work directory holds another run) and ``NonFiniteError``, each naming the cause.
     """
+    unknown = sorted(set(allow_changes) - set(runs.CHANGEABLE))
+    if unknown:
+        raise runs.RunMismatchError(
+            f"--allow-change {', '.join(unknown)}: not a field that may change mid-run; those "
+            f"are {', '.join(runs.CHANGEABLE)}")
     split_cpu(cfg.runtime.cpu_devices)
     keras.utils.set_random_seed(cfg.runtime.seed)
     policy = None

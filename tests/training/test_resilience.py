@@ -169,6 +169,13 @@ def test_another_run_in_the_work_dir_is_refused(base, tmp_path, capsys):
     assert _steps(workdir) == list(range(1, 9))
 
 
+def test_allow_change_only_names_fields_safe_to_change(tmp_path, capsys):
+    assert _main()(["--allow-change", "train.loss", "--workdir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "--allow-change train.loss: not a field that may change mid-run" in err, err
+    assert "train.epochs" in err and not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_non_finite_learning_rate_rejected_at_start(value, capsys, tmp_path):
     assert _main()([f"--lr={value}", "--workdir", str(tmp_path)]) == 2
