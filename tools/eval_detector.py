@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Measure the person detector: person-box AP50 and recall/precision on the COCO sample,
-LSPET recall, ms per image at 1 and 2 threads (the numbers of docs/detector.md).
+LSPET recall, ms per image at 1 and 2 threads (the numbers of docs/deployment.md (Person detector)).
 
     python tools/eval_detector.py                     # $DANET_DATA, the cached detector
     python tools/eval_detector.py --lspet-limit 0 --json detector_eval.json   # all of LSPET

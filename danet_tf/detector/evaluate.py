@@ -309,7 +309,7 @@ def evaluate_all(
     repeats: int = 10,
     accuracy: bool = True,
 ) -> dict:
-    """Every measurement of docs/detector.md on ``data_root`` (the DANET_DATA layout);
+    """Every measurement of docs/deployment.md (Person detector) on ``data_root`` (the DANET_DATA layout);
     ``accuracy=False``: the speed only."""
     root = Path(data_root)
     model_path = Path(model_path) if model_path else default_detector_path()
