@@ -46,9 +46,9 @@ FLAG_FIELDS = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--config", help="YAML config file or the name of a shipped one ("
-                   + ", ".join(shipped_configs()) + "; default: the synthetic demo config when "
-                   "--data is not given, else the built-in paper recipe)")
+    p.add_argument("--config", help="YAML config file or the name of a shipped one (default: the "
+                   "synthetic demo config when --data is not given, else the built-in paper "
+                   "recipe); shipped:\n" + "\n".join(shipped_configs()))
     p.add_argument("--model", help="model name, e.g. danet72, danet88, danet_tiny")
     p.add_argument("--data", help="COCO keypoint annotation json for training")
     p.add_argument("--images", help="image directory the json's file_name is relative to")
