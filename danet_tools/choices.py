@@ -5,7 +5,7 @@ The library modules that use them import them from here (``danet_tf.export.api.F
 ``danet_tf.config.STRATEGIES``, ``danet_tf.evaluation.evaluate.METRICS`` and the two default
 thresholds, ``danet_tf.evaluation.model_io.parse_size``), so that ``--help`` of every command
 can list them without importing TensorFlow. The codec's ``DECODE_MODES`` and the evaluation
-``PROTOCOLS`` are declared in the edge distribution (``danet_edge.codec``,
+``PROTOCOLS`` are declared in the edge distribution (``danet_edge.choices``,
 ``danet_edge.topdown``). Standard library only.
 """
 

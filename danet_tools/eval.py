@@ -19,8 +19,7 @@ import math
 import sys
 from pathlib import Path
 
-from danet_edge.codec import DECODE_MODES
-from danet_edge.topdown import PROTOCOLS
+from danet_edge.choices import DECODE_MODES, PROTOCOLS
 from danet_tools import quiet_tensorflow
 from danet_tools.choices import DEFAULT_NMS_THRESHOLD, DEFAULT_RESCORE_THRESHOLD, METRICS
 from danet_tools.choices import size_arg as _size

@@ -302,3 +302,52 @@ if __name__ == "__main__":
     parser.add_argument("--box", required=True)
     parser.add_argument("runtimes", nargs="+")
     _worker(parser.parse_args())
+
+
+def whole_image_timings(
+    model_path: str | Path,
+    image_path: str | Path,
+    detector_path: str | Path | None = None,
+    threads: tuple[int, ...] = (1, 2),
+    persons: tuple[int, ...] = (1, 3, 8),
+    repeats: int = 5,
+) -> list[dict[str, Any]]:
+    """Whole-image pose estimation on the edge path: detector ms per image, and detector +
+    pose ms for 1, 3 and 8 persons (their crops in one batched model call), per thread count.
+
+    The N person boxes are the detector's N best boxes on ``image_path`` (repeated when it
+    finds fewer), so the pose work is exactly N crops. Single pass (``flip_test`` off); medians
+    of ``repeats`` after a warm-up.
+    """
+    from danet_edge.detector import PersonDetector
+    from danet_edge.images import load_image
+    from danet_edge.topdown import TopDownPredictor
+
+    image = load_image(image_path)
+    rows = []
+    for n_threads in threads:
+        detector = PersonDetector(detector_path, num_threads=n_threads)
+        predictor = TopDownPredictor.from_file(model_path, n_threads, flip_test=False)
+        found, _ = detector(image)
+        if len(found) == 0:
+            found = np.array([[0, 0, image.shape[1], image.shape[0]]], np.float32)
+        detect_ms = _median_ms(lambda d=detector: d(image), repeats)
+        row: dict[str, Any] = {"threads": n_threads, "detector_ms": detect_ms,
+                               "detected": int(len(found))}  # fmt: skip
+        for n in persons:
+            boxes = np.resize(found, (n, 4))
+            pose_ms = _median_ms(lambda p=predictor, b=boxes: p(image, b), repeats)
+            row[f"pose_ms_{n}"] = pose_ms
+            row[f"whole_image_ms_{n}"] = detect_ms + pose_ms
+        rows.append(row)
+    return rows
+
+
+def format_whole_image(rows: list[dict[str, Any]], persons: tuple[int, ...] = (1, 3, 8)) -> str:
+    """A markdown table of :func:`whole_image_timings`."""
+    head = " | ".join(f"{n} person{'s' if n > 1 else ''} ms" for n in persons)
+    lines = [f"| threads | detector ms | {head} |", "|---" * (2 + len(persons)) + "|"]
+    for r in rows:
+        cells = " | ".join(f"{r[f'whole_image_ms_{n}']:.1f}" for n in persons)
+        lines.append(f"| {r['threads']} | {r['detector_ms']:.1f} | {cells} |")
+    return "\n".join(lines)

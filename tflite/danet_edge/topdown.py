@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from danet_edge.choices import PROTOCOLS
 from danet_edge.codec import (
     HeatmapCodec,
     KeypointInfo,
@@ -34,7 +35,6 @@ from danet_edge.codec import (
 from danet_edge.metadata import MetadataError, read_metadata
 
 Predict = Callable[[np.ndarray], np.ndarray]
-PROTOCOLS = ("danet_tf", "authors")
 
 
 @dataclass

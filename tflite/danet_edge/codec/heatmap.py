@@ -9,7 +9,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-DECODE_MODES = ("shift", "blur_shift", "dark")
+from danet_edge.choices import DECODE_MODES
+
 # Default blur kernel of ``blur_shift`` on 64x48 heatmaps. The DANet authors' test code blurred
 # with 17x17 (``test_gaussian_kernel`` in their MegEngine config.py; `codec.authors` reproduces
 # their whole decode); 5 is this codec's own choice, kept so that earlier blur_shift results
