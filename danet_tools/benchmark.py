@@ -36,12 +36,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agreement-data", help="COCO json of real persons for int8-vs-fp32 OKS")
     parser.add_argument("--agreement-images", help="image directory of --agreement-data")
     parser.add_argument("--agreement-count", type=int, default=200)
+    parser.add_argument("--whole-image", action="store_true",
+                        help="also time the person detector and whole images with 1, 3 and 8 "
+                             "persons (float32 TFLite, the installed detector)")  # fmt: skip
+    parser.add_argument("--detector", help="person detector .tflite for --whole-image")
     parser.add_argument("--workdir", default="work_dirs/benchmark")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
 
     quiet_tensorflow()
-    from danet_tf.export.benchmark import format_table, quantized_agreement, run_benchmark
+    from danet_tf.export.benchmark import (
+        artifact_name,
+        format_table,
+        format_whole_image,
+        quantized_agreement,
+        run_benchmark,
+        whole_image_timings,
+    )
     from danet_tf.export.calibration import person_crops
     from danet_tf.export.sources import crops_for, default_calibration, load_source_model
     from danet_tf.export.verify import TIMING_ONLY
@@ -83,6 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         results["agreement"] = quantized_agreement(workdir, args.model, held_out)
     print(format_table(results))
+    if args.whole_image:
+        runtime = next((r for r in args.runtimes.split(",") if r.startswith("tflite-fp32")), None)
+        if runtime is None:
+            parser.error("--whole-image times the float32 TFLite file: include tflite-fp32-* runtimes")
+        tflite = workdir / artifact_name(args.model, runtime)
+        results["whole_image"] = whole_image_timings(
+            tflite, image, args.detector, tuple(int(t) for t in args.threads.split(",")),
+            repeats=max(3, args.repeats // 2),
+        )  # fmt: skip
+        print("\nwhole image (detector + pose crops batched, single pass):")
+        print(format_whole_image(results["whole_image"]))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

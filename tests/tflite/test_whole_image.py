@@ -56,3 +56,14 @@ def test_eval_with_our_detector_measures_coco_ap(coco_sample, detector_path, tmp
                               out=out, progress=False)  # fmt: skip
     dets = json.loads((tmp_path / "results.json.dets.json").read_text())
     assert report.detections.kept == len(dets) >= 12 and 0 <= report.metrics["AP"] <= 1
+
+
+def test_whole_image_benchmark_times_detector_and_batched_persons(tiny_tflite, crowded, detector_path):  # noqa: F811
+    from danet_tf.export.benchmark import format_whole_image, whole_image_timings
+
+    (row,) = whole_image_timings(tiny_tflite, crowded, detector_path, threads=(1,), persons=(1, 3),
+                                 repeats=1)  # fmt: skip
+    assert row["threads"] == 1 and row["detected"] >= 4
+    assert row["whole_image_ms_3"] == pytest.approx(row["detector_ms"] + row["pose_ms_3"])
+    assert row["detector_ms"] > 0 and row["pose_ms_1"] > 0
+    assert "| 1 |" in format_whole_image([row], (1, 3))
