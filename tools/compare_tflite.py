@@ -2,8 +2,10 @@
 
 python tools/compare_tflite.py fp32.tflite:xnnpack int8.tflite:builtin int8-float-dw.tflite:xnnpack
 python tools/compare_tflite.py a.tflite b.tflite --threads 1,2 --rounds 25 --json out.json
+python tools/compare_tflite.py m.tflite:xnnpack m.onnx   # ONNX Runtime in the same rounds
 
-Each argument is ``PATH[:xnnpack|builtin]`` (default: the resolver its metadata names); the
+Each argument is ``PATH[:xnnpack|builtin]`` (default: the resolver its metadata names), or an
+``.onnx`` file (ONNX Runtime's CPU provider, the same thread count); the
 same model may be given twice, as a control of the noise floor. Every round invokes each
 model once, in a new random order, so all of them see the same machine load and none always
 follows the same neighbour (measured: cache effects of the order moved one model by up to
@@ -29,8 +31,22 @@ def parse_candidate(text: str) -> tuple[str, bool | None]:
     if text.endswith((":xnnpack", ":builtin")):
         path, _, resolver = text.rpartition(":")
     if not Path(path).is_file():
-        raise SystemExit(f"no such .tflite file: {path!r}")
+        raise SystemExit(f"no such model file: {path!r}")
     return path, {"xnnpack": True, "builtin": False}.get(resolver)
+
+
+class _OnnxRunner:
+    """``invoke()`` of one fixed input through ONNX Runtime (the interpreter's interface)."""
+
+    def __init__(self, path: str, threads: int, seed: int) -> None:
+        from danet_edge.runners import OnnxModel
+
+        self.model = OnnxModel(path, threads)
+        shape = (1, *self.model.input_shape)
+        self.image = np.random.default_rng(seed).uniform(0, 255, shape).astype(np.float32)
+
+    def invoke(self) -> None:
+        self.model.session.run(None, {self.model.name: self.image})
 
 
 def compare(candidates: list[str], threads: int, rounds: int, seed: int = 0) -> list[dict]:
@@ -41,6 +57,12 @@ def compare(candidates: list[str], threads: int, rounds: int, seed: int = 0) -> 
     runners = []
     for text in candidates:
         path, xnnpack = parse_candidate(text)
+        if path.endswith(".onnx"):
+            runner = _OnnxRunner(path, threads, seed)
+            for _ in range(2):
+                runner.invoke()
+            runners.append((text, runner))
+            continue
         try:
             meta = read_metadata(path)
         except MetadataError:  # a .tflite of another origin: LiteRT's default resolver

@@ -12,6 +12,11 @@ graph from the deployment model. Every rewrite is exact up to float rounding
   zero-padded to a multiple of the block (9x9 -> four 5x5 pieces: 100 taps instead of 81, but
   XNNPACK runs a 5x5 kernel at several times the speed of its multipass 9x9 one, see
   docs/tflite_speed.md). XNNPACK only: LiteRT's builtin kernels run the direct 9x9 faster.
+- ``transpose_phases``: a strided transposed convolution ("same" padding: the decoder's
+  4x4/2 upsampling) becomes one small convolution per output phase (stride 2: four 2x2
+  convolutions on windows of the zero-padded input, the taps each phase really uses) and a
+  DEPTH_TO_SPACE that interleaves them; XNNPACK's TRANSPOSE_CONV ran at well under half the
+  speed per MAC of its dense convolutions (docs/tflite_speed.md).
 - ``fuse_elementwise``: ``1 - sigmoid(a)`` as ``sigmoid(-a)``; SFU's
   ``lam * a + (1 - lam) * b`` as ``b + lam * (a - b)`` (3 ops instead of 5); ``|x|`` as one
   ABS op instead of ``relu(x) + relu(-x)`` (which tfmot's QAT needs, not the converters).
@@ -39,20 +44,23 @@ class Rewrites:
         depthwise_block: split depthwise kernels larger than this into pieces of this size
             (None: keep every depthwise convolution as it is).
         fuse_elementwise: the fused elementwise forms (sigmoid(-a), b + lam (a - b), ABS).
+        transpose_phases: strided "same" transposed convolutions as per-phase convolutions
+            and a depth-to-space.
     """
 
     depthwise_block: int | None = 5
     fuse_elementwise: bool = True
+    transpose_phases: bool = True
 
     @property
     def any(self) -> bool:
-        return self.depthwise_block is not None or self.fuse_elementwise
+        return self.depthwise_block is not None or self.fuse_elementwise or self.transpose_phases
 
 
-NONE = Rewrites(depthwise_block=None, fuse_elementwise=False)
+NONE = Rewrites(depthwise_block=None, fuse_elementwise=False, transpose_phases=False)
 
 # Per format and quantization mode (measured in docs/tflite_speed.md, LiteRT 2.3.0 XNNPACK
-# and ONNX Runtime 1.23 on a Zen 1 CPU).
+# and ONNX Runtime 1.32 on a Zen 1 CPU).
 EXPORT_REWRITES: dict[str, Rewrites] = {
     "tflite": Rewrites(),
     "tflite-fp16": Rewrites(),
@@ -87,6 +95,12 @@ class DeployOps(GraphOps):
             and splittable_depthwise(layer, block)
         ):
             return split_depthwise(layer, args[0], block, self._name)
+        if (
+            self.rewrites.transpose_phases
+            and isinstance(layer, keras.layers.Conv2DTranspose)
+            and phased_transpose(layer)
+        ):
+            return transpose_as_phases(layer, args[0], self._name)
         return super().apply(layer, *args)
 
     def sigmoid_complement(self, x):
@@ -163,6 +177,100 @@ def split_depthwise(layer: keras.layers.Layer, x: Any, block: int, name: Any) ->
     activation = keras.activations.serialize(layer.activation)
     if activation not in ("linear", None) and activation != {"class_name": "linear"}:
         out = keras.layers.Activation(layer.activation, name=name("dw_act"))(out)
+    return out
+
+
+def phased_transpose(layer: keras.layers.Layer) -> bool:
+    """Whether ``layer`` is a transposed convolution :func:`transpose_as_phases` rewrites."""
+    return (
+        layer.padding == "same"
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.data_format == "channels_last"
+        and layer.strides[0] == layer.strides[1] > 1
+        and getattr(layer, "output_padding", None) is None
+        and all(k >= s for k, s in zip(layer.kernel_size, layer.strides, strict=True))
+    )
+
+
+def _phase_taps(kernel: int, stride: int) -> list[list[tuple[int, int]]]:
+    """Per output phase r, the (input offset d, kernel tap t) pairs of a "same" transposed
+    convolution: ``out[s*m + r] = sum x[m + d] * w[t]`` (TensorFlow's padding: the
+    transpose of a "same" convolution, ``(k - s) // 2`` before)."""
+    before = (kernel - stride) // 2
+    phases = []
+    for r in range(stride):
+        taps = []
+        for t in range(kernel):
+            if (r + before - t) % stride == 0:
+                taps.append(((r + before - t) // stride, t))
+        phases.append(sorted(taps))
+    return phases
+
+
+class DepthToSpace(keras.layers.Layer):
+    """``tf.nn.depth_to_space`` (one DEPTH_TO_SPACE op in TFLite, DepthToSpace in ONNX);
+    deployment graphs only."""
+
+    def __init__(self, block: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.block = int(block)
+
+    def call(self, x):
+        import tensorflow as tf
+
+        return tf.nn.depth_to_space(x, self.block)
+
+    def compute_output_shape(self, shape):
+        b = self.block
+        return (shape[0], shape[1] * b, shape[2] * b, shape[3] // (b * b))
+
+    def get_config(self):
+        return {**super().get_config(), "block": self.block}
+
+
+def transpose_as_phases(layer: keras.layers.Layer, x: Any, name: Any) -> Any:
+    """``layer(x)`` (a strided "same" transposed convolution) as ``stride**2`` convolutions,
+    one per output phase, each over the window of the zero-padded input it reads, with only
+    the taps it uses; their outputs, concatenated, go through one depth-to-space."""
+    stride = layer.strides[0]
+    kernel = np.asarray(layer.get_weights()[0])  # (kh, kw, filters, in)
+    bias = layer.get_weights()[1] if layer.use_bias else None
+    rows, cols = (_phase_taps(k, stride) for k in layer.kernel_size)
+    d_rows = [d for phase in rows for d, _ in phase]
+    d_cols = [d for phase in cols for d, _ in phase]
+    top, bottom = max(0, -min(d_rows)), max(0, max(d_rows))
+    left, right = max(0, -min(d_cols)), max(0, max(d_cols))
+    height, width = int(x.shape[1]), int(x.shape[2])
+    padded = x
+    if top or bottom or left or right:
+        padded = keras.layers.ZeroPadding2D(((top, bottom), (left, right)),
+                                            name=name("tc_pad"))(x)  # fmt: skip
+    hp, wp = height + top + bottom, width + left + right
+    outs = []
+    for row_taps in rows:
+        for col_taps in cols:
+            r0, r1 = row_taps[0][0], row_taps[-1][0]
+            c0, c1 = col_taps[0][0], col_taps[-1][0]
+            kh, kw = r1 - r0 + 1, c1 - c0 + 1
+            tile = np.zeros((kh, kw, kernel.shape[3], kernel.shape[2]), kernel.dtype)
+            for d, t in row_taps:
+                for e, u in col_taps:
+                    tile[d - r0, e - c0] = kernel[t, u].T  # (in, filters)
+            start_h, start_w = r0 + top, c0 + left
+            crop = ((start_h, hp - start_h - (height + kh - 1)),
+                    (start_w, wp - start_w - (width + kw - 1)))  # fmt: skip
+            window = padded
+            if any(v for pair in crop for v in pair):
+                window = keras.layers.Cropping2D(crop, name=name("tc_window"))(padded)
+            conv = keras.layers.Conv2D(layer.filters, (kh, kw), padding="valid",
+                                       use_bias=bias is not None, name=name("tc_phase"))  # fmt: skip
+            outs.append(conv(window))
+            conv.set_weights([tile, bias] if bias is not None else [tile])
+    merged = keras.layers.Concatenate(axis=-1, name=name("tc_phases"))(outs)
+    out = DepthToSpace(stride, name=name("tc_interleave"))(merged)
+    activation = keras.activations.serialize(layer.activation)
+    if activation not in ("linear", None) and activation != {"class_name": "linear"}:
+        out = keras.layers.Activation(layer.activation, name=name("tc_act"))(out)
     return out
 
 

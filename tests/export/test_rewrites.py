@@ -76,6 +76,19 @@ def test_split_depthwise_is_exact(kernel, padding, bias, block):
 
 
 @pytest.mark.parametrize(
+    ("kernel", "stride", "bias"), [(4, 2, False), (4, 2, True), (3, 2, True), (6, 3, False)]
+)
+def test_transpose_as_phases_is_exact(kernel, stride, bias):
+    shape = (7, 5, 6)
+    layer = keras.layers.Conv2DTranspose(4, kernel, strides=stride, padding="same", use_bias=bias)
+    model = _wrap(layer, [shape])
+    deploy = R.deployment_model(model, dataclasses.replace(R.NONE, transpose_phases=True))
+    assert not any(isinstance(la, keras.layers.Conv2DTranspose) for la in deploy.layers)
+    (x,) = _inputs([shape])
+    np.testing.assert_allclose(deploy(x).numpy(), model(x).numpy(), atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize(
     ("make", "shapes"),
     [
         (lambda: MaskAttention(9, mode="orthogonal"), [(16, 12, 24), (16, 12, 8)]),
@@ -137,7 +150,8 @@ def test_exported_tflite_has_no_9x9_depthwise(tiny9, tmp_path, quantize):
     sizes = depthwise_kernel_sizes(path)
     assert sizes and all(max(s) <= 5 for s in sizes), sizes
     types = op_types(path)
-    assert "ABS" in types and "DEPTHWISE_CONV_2D" in types
+    assert "ABS" in types and "DEPTHWISE_CONV_2D" in types and "DEPTH_TO_SPACE" in types
+    assert "TRANSPOSE_CONV" not in types and "TRANSPOSE_CONV" in op_types(plain)
     # The rewritten file computes what the plain one does.
     x = np.random.default_rng(4).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
     outs = []
