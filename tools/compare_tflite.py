@@ -31,7 +31,8 @@ def parse_candidate(text: str) -> tuple[str, bool | None]:
     if text.endswith((":xnnpack", ":builtin")):
         path, _, resolver = text.rpartition(":")
     if not Path(path).is_file():
-        raise SystemExit(f"no such model file: {path!r}")
+        kind = ".onnx" if path.endswith(".onnx") else ".tflite"
+        raise SystemExit(f"no such {kind} file: {path!r}")
     return path, {"xnnpack": True, "builtin": False}.get(resolver)
 
 

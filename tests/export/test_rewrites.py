@@ -138,14 +138,20 @@ def test_choice_per_format():
     assert R.export_rewrites("onnx").fuse_elementwise
 
 
-@pytest.mark.parametrize("quantize", ["none", "fp16"])
-def test_exported_tflite_has_no_9x9_depthwise(tiny9, tmp_path, quantize):
+@pytest.fixture(scope="module")
+def exported(tiny9, tmp_path_factory):
+    """float32 .tflite of tiny9, with the export rewrites and without (converted once)."""
+    out = tmp_path_factory.mktemp("rewrites")
+    paths = {"rewritten": out / "m.tflite", "plain": out / "plain.tflite"}
+    converters.write_tflite(tiny9, paths["rewritten"])
+    converters.write_tflite(tiny9, paths["plain"], rewrites=R.NONE)
+    return paths
+
+
+def test_exported_tflite_has_no_9x9_depthwise(exported):
     from ai_edge_litert.interpreter import Interpreter
 
-    path = tmp_path / f"m_{quantize}.tflite"
-    converters.write_tflite(tiny9, path, quantize)
-    plain = tmp_path / f"plain_{quantize}.tflite"
-    converters.write_tflite(tiny9, plain, quantize, rewrites=R.NONE)
+    path, plain = exported["rewritten"], exported["plain"]
     assert (9, 9) in depthwise_kernel_sizes(plain)
     sizes = depthwise_kernel_sizes(path)
     assert sizes and all(max(s) <= 5 for s in sizes), sizes
@@ -161,7 +167,7 @@ def test_exported_tflite_has_no_9x9_depthwise(tiny9, tmp_path, quantize):
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
         interpreter.invoke()
         outs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
-    np.testing.assert_allclose(outs[0], outs[1], atol=1e-4 if quantize == "none" else 2e-2)
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-4)
 
 
 def test_exported_int8_has_no_9x9_depthwise(tiny9, tmp_path):
@@ -172,9 +178,8 @@ def test_exported_int8_has_no_9x9_depthwise(tiny9, tmp_path):
     assert sizes and all(max(s) <= 5 for s in sizes), sizes
 
 
-def test_profile_covers_every_op(tiny9, tmp_path):
-    path = tmp_path / "m.tflite"
-    converters.write_tflite(tiny9, path)
+def test_profile_covers_every_op(exported):
+    path = exported["rewritten"]
     for xnnpack in (True, False):
         profile = profile_tflite(path, threads=1, xnnpack=xnnpack, rounds=2)
         assert sum(op.count for op in profile.ops) == len(op_types(path))
