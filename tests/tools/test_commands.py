@@ -30,7 +30,7 @@ COMMANDS = {
     "danet-fetch-detector": "fetch_detector",
 }
 # tools/<name>.py that are thin wrappers of danet_tools (tools/train.py joins once converted)
-WRAPPERS = ["eval", "export", "benchmark", "demo", "convert_megengine", "complexity",
+WRAPPERS = ["train", "eval", "export", "benchmark", "demo", "convert_megengine", "complexity",
             "fetch_detector"]  # fmt: skip
 
 # Makes every TensorFlow / Keras / danet_tf import fail.
