@@ -68,6 +68,10 @@ done
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 ROOT=$(realpath -m "$ROOT")
+# One run at a time on a userland (taken before anything is cleared or mounted).
+mkdir -p "$(dirname "$ROOT")"
+exec 9>"$ROOT.lock"
+flock -n 9 || die "another check_arm64 run holds $ROOT.lock"
 WORK=$OUT/work
 rm -rf "$WORK" "$OUT/x86" "$OUT/arm64"
 mkdir -p "$WORK" "$OUT/x86" "$OUT/arm64" "$OUT/models"
@@ -99,10 +103,7 @@ fi
 INTERP=$(sed -n 's/^interpreter //p' "$BINFMT")
 FLAGS=$(sed -n 's/^flags: //p' "$BINFMT")
 
-# -- one run at a time on a userland; mounts always undone ----------------------------------
-mkdir -p "$(dirname "$ROOT")"
-exec 9>"$ROOT.lock"
-flock -n 9 || die "another check_arm64 run holds $ROOT.lock"
+# -- mounts always undone ------------------------------------------------------------------
 MOUNTS=()
 cleanup() {
     local i

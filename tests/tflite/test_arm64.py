@@ -1,10 +1,10 @@
 """The edge distribution on Debian arm64 under qemu-user: tools/check_arm64.sh end to end.
 
 Opt-in (``DANET_ARM64=1``, as root): it builds or reuses a cached arm64 userland, pip-installs
-danet-edge there, exports models and runs them emulated, which takes minutes (12 to 15 on two
-shared cores with the userland and venvs cached, about 8 more without them): too slow for every CI run. It is run
-before each release of the deployment docs (docs/deployment.md, arm64 section). ``DANET_ARM64_MODELS`` and the
-script's other variables pass through.
+danet-edge there, exports models and runs them emulated, which takes minutes (7.5 to 15 on two
+shared cores with the userland and venvs cached, about 8 more without them): too slow for
+every CI run. It is run before each release of the deployment docs (the arm64 section of
+docs/deployment.md). ``DANET_ARM64_MODELS`` and the script's other variables pass through.
 """
 
 from __future__ import annotations
@@ -51,4 +51,4 @@ def test_edge_distribution_matches_x86_on_arm64(coco_sample: Path, tmp_path: Pat
     for r in rows:
         assert r["passed"], r
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "| model |" in run.stdout
+    assert "| model (weights, quantization) |" in run.stdout
