@@ -100,7 +100,7 @@ def export_model(
     output = Path(output)
     if quantize.startswith("int8") and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 export needs calibration crops of real persons")
-    codec = codec or model_codec(model)
+    codec = codec or recorded_codec(weights_path) or model_codec(model)
     reference = keras_predict(model)(crops.images)
     started = time.perf_counter()
     with atomic_path(output, directory=fmt == "savedmodel") as tmp:
@@ -156,6 +156,19 @@ def _write(model, tmp: Path, fmt: str, quantize: str, qat_epochs: int, calibrati
     else:
         images = None if calibration is None else calibration.images
         converters.write_tflite(model, tmp, quantize, images)
+
+
+def recorded_codec(weights_path: str | Path | None) -> HeatmapCodec | None:
+    """The codec a ``.keras`` file records (training writes its run's codec into
+    ``final.keras``), or None when it records none."""
+    if weights_path is None or not str(weights_path).endswith(".keras"):
+        return None
+    from danet_edge.topdown import codec_from_metadata
+
+    try:
+        return codec_from_metadata(meta_lib.read_metadata(weights_path))
+    except (OSError, ValueError):
+        return None
 
 
 def model_codec(model: Any, **settings: Any) -> HeatmapCodec:

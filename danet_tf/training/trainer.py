@@ -24,11 +24,13 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from danet_tf.codec import HeatmapCodec
 from danet_tf.config import Config, default_workdir
 from danet_tf.data.targets import encode_heatmaps
 from danet_tf.training import runs
@@ -77,6 +79,19 @@ def check_model_name(name: str) -> None:
     known = danet_tf.list_models()
     if name not in known:
         raise ValueError(f"model.name: unknown model {name!r}; known: {', '.join(known)}")
+
+
+def run_codec(cfg: Config) -> HeatmapCodec:
+    """The codec of a run, from its config: input size, stride-4 heatmaps, the supervised
+    levels' target sigmas (``data.level_sigmas``) and the crop padding (``data.box_padding``).
+    Training renders its targets with these values and writes them into ``final.keras`` and
+    ``best.keras`` (their embedded metadata), from where export copies them into every
+    artifact; the decoder settings are the codec's own (``danet_edge.codec.HeatmapCodec``)."""
+    _, sigmas = _levels_and_sigmas(cfg)
+    h, w = (int(v) for v in cfg.model.input_size)
+    finest = {"sigma": sigmas["heatmaps"]} if "heatmaps" in sigmas else {}
+    return HeatmapCodec((h, w), (h // 4, w // 4), level_sigmas=sigmas,
+                        padding=float(cfg.data.box_padding), **finest)  # fmt: skip
 
 
 def _levels_and_sigmas(cfg: Config) -> tuple[tuple[str, ...], dict[str, float]]:
@@ -419,7 +434,8 @@ def train(
 
     final = None
     if chief:
-        final = _write_final(cfg, model, builder, inference_fn, inputs.num_keypoints, workdir)
+        final = _write_final(cfg, model, builder, inference_fn, inputs.num_keypoints, workdir,
+                             keypoints=inputs.keypoint_info)
     summary = {"step": step, "total_steps": total_steps, "logs": logs, "replicas": replicas,
                "optimizer_iterations": int(optimizer.iterations.numpy()),
                "resumed_from_step": selection.step, "stopped_by_callback": stopped,
@@ -525,7 +541,7 @@ class _Monitor:
         value = logs.get(self.metric) if self.metric else None
         if self.best.improves(value):
             _write_final(self.cfg, self.model, builder, self._inference_fn, num_keypoints,
-                         self.workdir, name="best.keras")
+                         self.workdir, name="best.keras", keypoints=self.inputs.keypoint_info)
             self.best.record(value, epoch + 1, step)
         if self.crops is not None:
             self._overlay(epoch, step)
@@ -654,7 +670,7 @@ def predict_val(model: keras.Model, inputs: TrainInputs, cfg: Config, level: str
 
 def _write_final(cfg: Config, model: keras.Model, builder: ModelBuilder,
                  inference_fn: Callable[[keras.Model], keras.Model], num_keypoints: int,
-                 workdir: Path, name: str = "final.keras") -> Path:
+                 workdir: Path, name: str = "final.keras", keypoints: Any = None) -> Path:
     """Save the single-output inference model in float32 as ``name`` (atomically)."""
     if any(layer.dtype_policy.name != "float32" for layer in model.layers):
         previous = keras.mixed_precision.global_policy()
@@ -671,6 +687,19 @@ def _write_final(cfg: Config, model: keras.Model, builder: ModelBuilder,
     if cfg.train.target_scale != 1.0:
         inference = unscaled_inference_model(inference, cfg.train.target_scale)
     inference.save(tmp)
+    from danet_tf.export.api import build_metadata
+    from danet_tf.export.metadata import embed
+
+    # The run's codec travels with the model: export and evaluation read it back.
+    if keypoints is not None and len(keypoints.names) != num_keypoints:
+        keypoints = None
+    try:
+        meta = build_metadata(inference, "keras", "none", None, keypoints, cfg.model.name,
+                              run_codec(cfg))  # fmt: skip
+    except ValueError:  # not a danet_tf model (no normalize layer): nothing to record
+        meta = None
+    if meta is not None:
+        embed(tmp, "keras", meta)
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, final)

@@ -128,3 +128,14 @@ def test_kill9_mid_epoch_then_resume(tmp_path):
     assert isinstance(model, keras.Model)
     heatmaps = model(tf.zeros((1, 64, 64, 3)))
     assert heatmaps.shape == (1, 16, 16, 17)
+    # The run's codec travels in final.keras (embedded metadata) and into every export of it.
+    from danet_edge.metadata import read_metadata
+    from danet_tf.config import load_config
+    from danet_tf.export.api import recorded_codec
+    from danet_tf.training.trainer import run_codec
+
+    recorded = read_metadata(killed / "final.keras")["codec"]
+    cfg = load_config(killed / "config.yaml")
+    assert recorded["level_sigmas"] == run_codec(cfg).level_sigmas
+    assert recorded["padding"] == cfg.data.box_padding and recorded["input_size"] == [64, 64]
+    assert recorded_codec(killed / "final.keras").to_dict() == recorded
