@@ -1,12 +1,15 @@
-"""Keypoint accuracy for monitoring training (numpy; decoding goes through the shared codec)."""
+"""Keypoint accuracy for monitoring training: the project's one PCK with a pixel threshold."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from danet_tf.evaluation.pck import pck as _pck
+
 
 def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, threshold: float) -> float:
-    """Fraction of labelled joints predicted within ``threshold`` pixels.
+    """Fraction of labelled joints predicted within ``threshold`` pixels
+    (:func:`danet_tf.evaluation.pck.pck` with every person's reference length = ``threshold``).
 
     Args:
         pred, gt: (N, K, 2) coordinates in the same pixels (input-crop pixels here).
@@ -19,5 +22,6 @@ def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, threshold: float)
     mask = np.asarray(visible) > 0
     if not mask.any():
         return float("nan")
-    dist = np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1)
-    return float((dist[mask] <= threshold).mean())
+    gt = np.asarray(gt, np.float64)
+    names = [f"joint_{i}" for i in range(gt.shape[1])]
+    return _pck(pred, gt, mask, np.full(len(gt), float(threshold)), 1.0, names).mean

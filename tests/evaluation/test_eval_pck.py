@@ -64,3 +64,15 @@ def test_pck_excludes_persons_without_reference_and_checks_shapes():
     assert res.excluded_persons == 1 and list(res.counts) == [1, 1, 1]
     with pytest.raises(ValueError, match="must both be"):
         pck(gt[:1], gt, np.ones((2, 3), bool), np.ones(2), 0.5, ["a", "b", "c"])
+
+
+def test_training_pck_is_the_same_pck():
+    from danet_tf.training.metrics import pck as training_pck
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 100, (5, 17, 2))
+    pred = gt + rng.normal(0, 3, (5, 17, 2))
+    visible = rng.uniform(size=(5, 17)) > 0.3
+    dist = np.linalg.norm(pred - gt, axis=-1)
+    assert training_pck(pred, gt, visible, 4.0) == pytest.approx((dist[visible] <= 4).mean())
+    assert np.isnan(training_pck(pred, gt, np.zeros((5, 17)), 4.0))
