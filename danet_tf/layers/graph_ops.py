@@ -48,9 +48,10 @@ class EagerOps:
     def sigmoid(self, x):
         return kops.sigmoid(x)
 
-    def sigmoid_complement(self, x):
-        """``1 - sigmoid(x)`` (deployment graphs may compute it as ``sigmoid(-x)``)."""
-        return self.one_minus(self.sigmoid(x))
+    def sigmoid_complement(self, x, absolute: bool = False):
+        """``1 - sigmoid(|x| if absolute else x)`` (deployment graphs may compute it as
+        ``sigmoid(-x)``, ``sigmoid(min(x, -x))``)."""
+        return self.one_minus(self.sigmoid(self.abs(x) if absolute else x))
 
     def blend(self, lam, a, b):
         """``lam * a + (1 - lam) * b`` (deployment graphs: ``b + lam * (a - b)``)."""
@@ -120,8 +121,8 @@ class GraphOps:
     def sigmoid(self, x):
         return self.K.layers.Activation("sigmoid", name=self._name("sigmoid"))(x)
 
-    def sigmoid_complement(self, x):
-        return self.one_minus(self.sigmoid(x))
+    def sigmoid_complement(self, x, absolute: bool = False):
+        return self.one_minus(self.sigmoid(self.abs(x) if absolute else x))
 
     def blend(self, lam, a, b):
         return self.add(self.multiply(lam, a), self.multiply(self.one_minus(lam), b))

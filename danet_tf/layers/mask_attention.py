@@ -72,11 +72,9 @@ class MaskAttention(ComposedLayer):
     def _forward(self, inputs, ops):
         f, g = inputs
         logits = ops.apply(self.spatial, ops.apply(self.project, f))
-        if self.use_abs:
-            logits = ops.abs(logits)
-        if self.mode == "orthogonal":  # 1 - M, as one op where the ops have one
-            return ops.multiply(g, ops.sigmoid_complement(logits))
-        mask = ops.sigmoid(logits)
+        if self.mode == "orthogonal":  # 1 - M, in fewer ops where the ops have a way
+            return ops.multiply(g, ops.sigmoid_complement(logits, absolute=self.use_abs))
+        mask = ops.sigmoid(ops.abs(logits) if self.use_abs else logits)
         if self.mode == "multiply":
             return ops.multiply(g, mask)
         return ops.multiply(g, ops.one_plus(mask))
