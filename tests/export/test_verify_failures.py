@@ -125,3 +125,38 @@ def test_unverified_artifact_is_written_only_when_allowed_and_marked(tiny_model,
     assert result.sidecar == sidecar_path(out) and result.sidecar.is_file()
     TopDownPredictor.from_file(out)
     assert "FAILED verification" in capsys.readouterr().err
+
+
+def test_savedmodel_replacement_swaps_in_one_step(tmp_path, monkeypatch):
+    import os
+
+    from danet_tf.export import atomic
+
+    target = tmp_path / "sm"
+    target.mkdir()
+    (target / "old").write_text("v1")
+    renames = []
+    real_replace = os.replace
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: renames.append((a, b)) or real_replace(a, b))
+    with atomic_path(target, directory=True) as tmp:
+        tmp.mkdir()
+        (tmp / "new").write_text("v2")
+    assert [p.name for p in target.iterdir()] == ["new"]
+    assert renames == []  # renameat2(RENAME_EXCHANGE): never a moment without the directory
+
+
+def test_killed_exports_scratch_is_removed_by_the_next(tmp_path):
+    import os
+
+    from danet_tf.export.atomic import SCRATCH
+
+    root = tmp_path / SCRATCH
+    dead = root / "999999999-abc"
+    alive = root / f"{os.getppid()}-def"
+    dead.mkdir(parents=True)
+    alive.mkdir()
+    (dead / "m.tflite").write_bytes(b"half")
+    with atomic_path(tmp_path / "m.tflite") as tmp:
+        tmp.write_bytes(b"whole")
+    assert not dead.exists() and alive.exists()
+    assert (tmp_path / "m.tflite").read_bytes() == b"whole"
