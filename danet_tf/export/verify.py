@@ -5,9 +5,11 @@ Two numbers per artifact, both printed and both bounded per export mode (``BOUND
 - ``max_heatmap_diff``: the largest absolute heatmap difference (trained heatmaps peak
   near 1, so this is about a fraction of the peak);
 - ``mean_keypoint_px``: the mean distance, in input-crop pixels, between the keypoints
-  both models decode, over the annotated joints of the crops. The decode is the one the
-  artifact's metadata names and the runtimes use (``blur_shift``, the paper's), so the
-  check measures what users get.
+  both models decode, over the joints the Keras model is confident about (heatmap peak >=
+  ``CONFIDENT``; where the argmax of a flat heatmap is arbitrary, a distance means nothing).
+  A weak or untrained model may have none: then only the heatmap difference is checked,
+  and the report says so. The decode is the one the artifact's metadata names and the
+  runtimes use (``blur_shift``, the paper's), so the check measures what users get.
 
 Also reported, not bounded: the largest keypoint distance and the mean OKS between the two
 decodings (crop space; areas from the annotated joints, see :func:`person_areas`).
@@ -65,6 +67,9 @@ BOUNDS: dict[str, Bounds] = {
 # For speed measurements of random-weight models only: still fails on unrunnable artifacts,
 # wrong shapes and NaN, never on disagreement (flat random heatmaps have arbitrary argmaxes).
 TIMING_ONLY = Bounds(float("inf"), float("inf"))
+# A joint counts for keypoint agreement when the Keras model's heatmap peak reaches this
+# (trained heatmaps peak near 1; random-weight ones near 0.03).
+CONFIDENT = 0.3
 
 
 @dataclass(frozen=True)
@@ -75,16 +80,17 @@ class Report:
     mode: str
     crops: int
     max_heatmap_diff: float
-    mean_keypoint_px: float
-    max_keypoint_px: float
-    mean_oks: float
+    mean_keypoint_px: float | None  # None: no confident joint to compare
+    max_keypoint_px: float | None
+    mean_oks: float | None
     bounds: Bounds
+    confident_joints: int = -1  # -1: not counted (all annotated joints used)
 
     @property
     def ok(self) -> bool:
         return (
             self.max_heatmap_diff <= self.bounds.max_heatmap_diff
-            and self.mean_keypoint_px <= self.bounds.mean_keypoint_px
+            and (self.mean_keypoint_px is None or self.mean_keypoint_px <= self.bounds.mean_keypoint_px)
         )
 
     def as_dict(self) -> dict:
@@ -95,11 +101,19 @@ class Report:
 
     def __str__(self) -> str:
         b = self.bounds
-        return (
+        text = (
             f"{self.artifact} [{self.mode}] on {self.crops} real crops: max heatmap diff "
-            f"{self.max_heatmap_diff:.3g} (bound {b.max_heatmap_diff:g}), keypoints mean "
-            f"{self.mean_keypoint_px:.3f} px (bound {b.mean_keypoint_px:g}) / max "
-            f"{self.max_keypoint_px:.2f} px, mean OKS {self.mean_oks:.4f}"
+            f"{self.max_heatmap_diff:.3g} (bound {b.max_heatmap_diff:g})"
+        )
+        if self.mean_keypoint_px is None:
+            return text + (
+                f"; no joint of the Keras model reaches a heatmap peak of {CONFIDENT} (a weak or "
+                "untrained model), so keypoint agreement is not measured: heatmaps only"
+            )
+        return text + (
+            f", keypoints mean {self.mean_keypoint_px:.3f} px (bound {b.mean_keypoint_px:g}) / max "
+            f"{self.max_keypoint_px:.2f} px, mean OKS {self.mean_oks:.4f} over "
+            f"{self.confident_joints} confident joints"
         )
 
 
@@ -125,12 +139,14 @@ def keypoint_agreement(
     crops: CropSet,
     codec: HeatmapCodec,
     decode: str | None = None,
+    joints: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-joint pixel distances (annotated joints) and per-person OKS of two heatmap sets."""
+    """Per-joint pixel distances and per-person OKS of two heatmap sets, over ``joints``
+    (N, K) bool (default: the annotated joints)."""
     ref_xy, _ = codec.decode(reference, decode)
     cand_xy, _ = codec.decode(candidate, decode)
-    visible = crops.keypoints[..., 2] > 0
-    if not visible.any():
+    visible = crops.keypoints[..., 2] > 0 if joints is None else np.asarray(joints, bool)
+    if joints is None and not visible.any():
         visible = np.ones(visible.shape, bool)
     dist = np.linalg.norm(ref_xy - cand_xy, axis=-1)
     k = reference.shape[-1]
@@ -160,16 +176,23 @@ def compare(
         )
     if not np.all(np.isfinite(candidate)):
         raise ExportVerificationError(f"{artifact}: non-finite heatmaps (NaN or inf)")
-    dist, per_person_oks = keypoint_agreement(reference, candidate, crops, codec, decode)
+    confident = reference.max(axis=(1, 2)) >= CONFIDENT  # (N, K)
+    if confident.any():
+        dist, per_person = keypoint_agreement(reference, candidate, crops, codec, decode, confident)
+        mean_px, max_px = float(dist.mean()), float(dist.max())
+        mean_oks = float(per_person[confident.any(axis=1)].mean())
+    else:
+        mean_px = max_px = mean_oks = None
     return Report(
         artifact=artifact,
         mode=mode,
         crops=len(reference),
         max_heatmap_diff=float(np.abs(reference - candidate).max()),
-        mean_keypoint_px=float(dist.mean()),
-        max_keypoint_px=float(dist.max()),
-        mean_oks=float(per_person_oks.mean()),
+        mean_keypoint_px=mean_px,
+        max_keypoint_px=max_px,
+        mean_oks=mean_oks,
         bounds=bounds or BOUNDS[mode],
+        confident_joints=int(confident.sum()),
     )
 
 

@@ -160,3 +160,25 @@ def test_killed_exports_scratch_is_removed_by_the_next(tmp_path):
         tmp.write_bytes(b"whole")
     assert not dead.exists() and alive.exists()
     assert (tmp_path / "m.tflite").read_bytes() == b"whole"
+
+
+def test_keypoints_are_compared_on_confident_joints_only(tiny_model, crop_sets):
+    from danet_tf.export.verify import compare
+
+    _, crops = crop_sets
+    codec = HeatmapCodec((64, 64), (16, 16), sigma=1.0)
+    # The random-weight model is confident nowhere: only the heatmaps are checked, and said so.
+    reference = keras_predict(tiny_model)(crops.images)
+    weak = compare(reference, reference, crops, codec, "onnx", "weak.onnx")
+    assert weak.ok and weak.mean_keypoint_px is None and weak.confident_joints == 0
+    assert "keypoint agreement is not measured" in str(weak)
+    # Peaked maps on 5 joints per crop, flat elsewhere; the candidate moves every peak 1 cell.
+    peaks = np.zeros((len(crops), 16, 16, 17), np.float32)
+    for i in range(len(crops)):
+        for j in range(5):
+            peaks[i, ..., j] = codec.encode(np.array([[20.0 + 4 * j, 30.0, 2.0]]))[0][..., 0]
+    peaks[..., 5:] = 0.01
+    shifted = np.roll(peaks, 1, axis=2)
+    report = compare(peaks, shifted, crops, codec, "onnx", "x.onnx", decode="shift")
+    assert report.confident_joints == 5 * len(crops)
+    assert report.mean_keypoint_px == pytest.approx(4.0, abs=0.01)  # one 4-px cell, flat joints ignored
