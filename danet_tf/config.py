@@ -336,7 +336,10 @@ def load_config(
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
-        raw = yaml.safe_load(path.read_text()) or {}
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {err}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping of sections, got {raw!r}")
         for section_name, section in raw.items():

@@ -134,3 +134,12 @@ def test_shipped_configs_leave_the_work_dir_to_the_run(path):
     cfg = load_config(path)
     assert cfg.runtime.workdir is None
     assert default_workdir(cfg).name == path.stem
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    from danet_tf.config import ConfigError, load_config
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  name: [danet72\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml is not valid YAML"):
+        load_config(bad)
