@@ -11,12 +11,12 @@ graph from the deployment model. Every rewrite is exact up to float rounding
   small depthwise convolutions on shifted windows of the zero-padded input; the kernel is
   zero-padded to a multiple of the block (9x9 -> four 5x5 pieces: 100 taps instead of 81, but
   XNNPACK runs a 5x5 kernel at several times the speed of its multipass 9x9 one, see
-  docs/tflite_speed.md). XNNPACK only: LiteRT's builtin kernels run the direct 9x9 faster.
+  docs/deployment.md, TFLite speed). XNNPACK only: LiteRT's builtin kernels run the direct 9x9 faster.
 - ``transpose_phases``: a strided transposed convolution ("same" padding: the decoder's
   4x4/2 upsampling) becomes one small convolution per output phase (stride 2: four 2x2
   convolutions on windows of the zero-padded input, the taps each phase really uses) and a
   DEPTH_TO_SPACE that interleaves them; XNNPACK's TRANSPOSE_CONV ran at well under half the
-  speed per MAC of its dense convolutions (docs/tflite_speed.md).
+  speed per MAC of its dense convolutions (docs/deployment.md, TFLite speed).
 - ``fuse_elementwise``: ``1 - sigmoid(a)`` as ``sigmoid(-a)`` (MAU's ``1 - sigmoid(|z|)`` as
   ``sigmoid(min(z, -z))``: LiteRT's int8 ABS is 5x slower than NEG + MINIMUM under XNNPACK); SFU's
   ``lam * a + (1 - lam) * b`` as ``b + lam * (a - b)`` (3 ops instead of 5); ``|x|`` as one
@@ -60,7 +60,7 @@ class Rewrites:
 
 NONE = Rewrites(depthwise_block=None, fuse_elementwise=False, transpose_phases=False)
 
-# Per format and quantization mode (measured in docs/tflite_speed.md, LiteRT 2.3.0 XNNPACK
+# Per format and quantization mode (measured in docs/deployment.md, TFLite speed, LiteRT 2.3.0 XNNPACK
 # and ONNX Runtime 1.32 on a Zen 1 CPU).
 EXPORT_REWRITES: dict[str, Rewrites] = {
     "tflite": Rewrites(),

@@ -4,10 +4,10 @@
 ``onnx`` extra). Neither imports TensorFlow. ``.keras`` files and SavedModels need
 TensorFlow; ``danet_tf.export.runners`` adds them on top of these.
 
-Op resolver choice: DANet's 9x9 depthwise convolutions (MAU and SFU) ran about 4x slower
-under LiteRT's default XNNPACK delegate than under its builtin kernels on the x86 CPUs
-measured in docs/deployment.md. Export times both and records the faster in the file's
-metadata (``runtime.xnnpack``); :func:`make_interpreter` follows it unless told otherwise.
+Op resolver choice: export times LiteRT's default XNNPACK delegate and its builtin kernels
+on the file it wrote and records the faster in the file's metadata (``runtime.xnnpack``;
+XNNPACK for the rewritten deployment graphs on the x86 CPUs measured in docs/deployment.md);
+:func:`make_interpreter` follows it unless told otherwise.
 """
 
 from __future__ import annotations
