@@ -285,18 +285,6 @@ def deployment_model(model: keras.Model, rewrites: Rewrites = Rewrites()) -> ker
     """
     if not rewrites.any:
         return model
-    if not isinstance(model, keras.Model) or not hasattr(model, "_run_through_graph"):
-        raise TypeError(f"expected a functional keras.Model, got {type(model).__name__}")
-    inputs = [
-        keras.Input(tuple(t.shape[1:]), name=t.name.split(":")[0], dtype="float32")
-        for t in model.inputs
-    ]
-    ops = DeployOps(rewrites)
+    from danet_tf.models.flatten import rebuild
 
-    def twin(operation):
-        return lambda *args, **kwargs: ops.apply(operation, *args)
-
-    outputs = model._run_through_graph(
-        inputs, operation_fn=twin, call_fn=lambda op, *args, **kwargs: op(*args, **kwargs)
-    )
-    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=model.name)
+    return rebuild(model, DeployOps(rewrites), keras)

@@ -24,13 +24,18 @@ def to_functional(model: keras.Model, K: Any = keras) -> Any:
     Outputs keep their names and structure (a tensor, or a dict for multi-scale
     models). Layer names of expanded layers are ``<outer>__<inner>``.
     """
+    return rebuild(model, GraphOps(K), K)
+
+
+def rebuild(model: keras.Model, ops: GraphOps, K: Any = keras) -> Any:
+    """``model`` re-run layer by layer through ``ops`` (a :class:`GraphOps`: each danet_tf
+    layer's ``_forward`` builds standard layers of ``K``), as a new functional model."""
     if not isinstance(model, keras.Model) or not hasattr(model, "_run_through_graph"):
         raise TypeError(f"expected a functional keras.Model, got {type(model).__name__}")
     inputs = [
         K.Input(tuple(t.shape[1:]), name=t.name.split(":")[0], dtype="float32")
         for t in model.inputs
     ]
-    ops = GraphOps(K)
 
     def twin(operation):
         return lambda *args, **kwargs: ops.apply(operation, *args)
