@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     quiet_tensorflow()
-    from danet_tf.export.benchmark import (
+    from danet_tf.benchmarks.deployment import (
         artifact_name,
         format_table,
         format_whole_image,

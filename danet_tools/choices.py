@@ -1,7 +1,7 @@
 """The values the command-line parsers offer, declared once and TensorFlow-free.
 
 The library modules that use them import them from here (``danet_tf.export.api.FORMATS``,
-``danet_tf.export.converters.QUANTIZE_MODES``, ``danet_tf.export.benchmark.RUNTIMES``,
+``danet_tf.export.converters.QUANTIZE_MODES``, ``danet_tf.benchmarks.deployment.RUNTIMES``,
 ``danet_tf.config.STRATEGIES``, ``danet_tf.evaluation.evaluate.METRICS`` and the two default
 thresholds, ``danet_tf.evaluation.model_io.parse_size``), so that ``--help`` of every command
 can list them without importing TensorFlow. The codec's ``DECODE_MODES`` and the evaluation
@@ -17,7 +17,7 @@ FORMATS = ("keras", "savedmodel", "tflite", "onnx")
 # danet_tf.export.converters: TFLite quantization modes (see the comment there).
 QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8", "int8-float-dw", "int8-float-ew")
 
-# danet_tf.export.benchmark: benchmark runtime name -> (export format, quantize, xnnpack).
+# danet_tf.benchmarks.deployment: benchmark runtime name -> (export format, quantize, xnnpack).
 RUNTIMES = {
     "keras": ("keras", "none", None),
     "tflite-fp32-xnnpack": ("tflite", "none", True),

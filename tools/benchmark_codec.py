@@ -12,8 +12,8 @@ import platform
 import cv2
 import numpy as np
 
+from danet_tf.benchmarks.codec import benchmark_codec
 from danet_tf.codec import HeatmapCodec
-from danet_tf.codec.benchmark import benchmark_codec
 
 
 def _cpu_name() -> str:

@@ -41,8 +41,8 @@ def main() -> None:
     parser.add_argument("--float32", action="store_true", help="float32 instead of uint8 crops")
     args = parser.parse_args()
 
+    from danet_tf.benchmarks.data import run_benchmark
     from danet_tf.data import load_coco
-    from danet_tf.data.benchmark import run_benchmark
 
     h, w = (int(v) for v in args.input_size.lower().split("x"))
     for data in args.data or default_data():

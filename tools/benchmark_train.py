@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    from danet_tf.training.benchmark import benchmark_train_step
+    from danet_tf.benchmarks.training import benchmark_train_step
 
     print(f"# {platform.processor() or platform.machine()}, TF {tf.__version__}, "
           f"threads={args.threads or 'default'}, batch {args.batch_size}")

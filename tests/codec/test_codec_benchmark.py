@@ -1,7 +1,7 @@
 """The codec benchmark measures every decode mode."""
 
+from danet_tf.benchmarks.codec import benchmark_codec
 from danet_tf.codec import DECODE_MODES, HeatmapCodec
-from danet_tf.codec.benchmark import benchmark_codec
 
 
 def test_benchmark_reports_each_mode_per_person():

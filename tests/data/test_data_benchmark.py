@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from danet_tf.benchmarks.data import run_benchmark
 from danet_tf.data import load_coco
-from danet_tf.data.benchmark import run_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 

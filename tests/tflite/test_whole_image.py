@@ -59,7 +59,7 @@ def test_eval_with_our_detector_measures_coco_ap(coco_sample, detector_path, tmp
 
 
 def test_whole_image_benchmark_times_detector_and_batched_persons(tiny_tflite, crowded, detector_path):  # noqa: F811
-    from danet_tf.export.benchmark import format_whole_image, whole_image_timings
+    from danet_tf.benchmarks.deployment import format_whole_image, whole_image_timings
 
     (row,) = whole_image_timings(tiny_tflite, crowded, detector_path, threads=(1,), persons=(1, 3),
                                  repeats=1)  # fmt: skip

@@ -116,17 +116,17 @@ def test_train_help_lists_the_shipped_configs(capsys):
 
 def test_choices_are_declared_once():
     """The library's constants are the danet_tools.choices objects, not copies."""
+    import danet_tf.benchmarks.deployment
     import danet_tf.config
     import danet_tf.evaluation
     import danet_tf.evaluation.evaluate as evaluate
     import danet_tf.export.api
-    import danet_tf.export.benchmark
     import danet_tf.export.converters
     from danet_tools import choices
 
     assert danet_tf.export.api.FORMATS is choices.FORMATS
     assert danet_tf.export.converters.QUANTIZE_MODES is choices.QUANTIZE_MODES
-    assert danet_tf.export.benchmark.RUNTIMES is choices.RUNTIMES
+    assert danet_tf.benchmarks.deployment.RUNTIMES is choices.RUNTIMES
     assert danet_tf.config.STRATEGIES is choices.STRATEGIES
     assert evaluate.METRICS is choices.METRICS is danet_tf.evaluation.METRICS
     assert evaluate.DEFAULT_NMS_THRESHOLD is choices.DEFAULT_NMS_THRESHOLD

@@ -102,7 +102,7 @@ def run_benchmark(
         "load_average": [round(os.getloadavg()[0], 2)],
     }
     for n in threads:
-        cmd = [sys.executable, "-m", "danet_tf.export.benchmark", "--worker", str(workdir),
+        cmd = [sys.executable, "-m", "danet_tf.benchmarks.deployment", "--worker", str(workdir),
                "--model-name", model_name, "--threads", str(n), "--repeats", str(repeats),
                "--image", str(image_path), "--box", ",".join(map(str, box)), *runtimes]  # fmt: skip
         out = subprocess.run(cmd, capture_output=True, text=True)
@@ -293,7 +293,7 @@ def _cpu_name() -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m danet_tf.export.benchmark")
+    parser = argparse.ArgumentParser(prog="python -m danet_tf.benchmarks.deployment")
     parser.add_argument("--worker", required=True, help="artifact directory")
     parser.add_argument("--model-name", required=True)
     parser.add_argument("--threads", type=int, required=True)
