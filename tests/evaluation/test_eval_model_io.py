@@ -25,7 +25,7 @@ def test_model_io_shapes_and_loading_errors(tmp_path):
         model_io_shapes(model, (256, 192))
     with pytest.raises(FileNotFoundError, match="missing.keras"):
         load_pose_model(None, tmp_path / "missing.keras")
-    with pytest.raises(ValueError, match="model name or a weights file"):
+    with pytest.raises(ValueError, match="registry model name .* or a .keras model file"):
         load_pose_model(None, None)
 
 
