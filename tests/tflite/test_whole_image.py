@@ -67,3 +67,16 @@ def test_whole_image_benchmark_times_detector_and_batched_persons(tiny_tflite, c
     assert row["whole_image_ms_3"] == pytest.approx(row["detector_ms"] + row["pose_ms_3"])
     assert row["detector_ms"] > 0 and row["pose_ms_1"] > 0
     assert "| 1 |" in format_whole_image([row], (1, 3))
+
+
+def test_demo_without_boxes_draws_every_detected_person(tiny_tflite, crowded, detector_path, tmp_path):  # noqa: F811
+    from pathlib import Path
+
+    out = tmp_path / "demo.jpg"
+    demo = Path(__file__).resolve().parents[2] / "tools" / "demo.py"
+    run = subprocess.run([sys.executable, str(demo), str(crowded), "--model", str(tiny_tflite),
+                          "--detector", str(detector_path), "--output", str(out)],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1])["persons"] >= 4
+    assert cv2.imread(str(out)).shape == cv2.imread(str(crowded)).shape
