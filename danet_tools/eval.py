@@ -25,24 +25,22 @@ from danet_tools.choices import DEFAULT_NMS_THRESHOLD, DEFAULT_RESCORE_THRESHOLD
 from danet_tools.choices import size_arg as _size
 
 
-def _unit(text: str) -> float:
+def _finite(text: str, ok, what: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a finite number in [0, 1], got {text!r}")
+    if not math.isfinite(value) or not ok(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number {what}, got {text!r}")
     return value
+
+
+def _unit(text: str) -> float:
+    return _finite(text, lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value
+    return _finite(text, lambda v: v > 0, "> 0")
 
 
 def _positive_int(text: str) -> int:
