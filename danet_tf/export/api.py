@@ -235,7 +235,18 @@ def build_metadata(
             "float_ops": list(converters.FLOAT_OPS.get(quantize, ())),
             "io": "float32",
         },
+        # The export-time graph rewrites the file was converted with (same function).
+        "rewrites": _rewrites_record(mode),
     }  # fmt: skip
+
+
+def _rewrites_record(mode: str) -> dict[str, Any]:
+    """The rewrites of export mode ``mode`` (``rewrites.EXPORT_REWRITES`` is keyed by mode)."""
+    import dataclasses
+
+    from danet_tf.export import rewrites
+
+    return dataclasses.asdict(rewrites.EXPORT_REWRITES.get(mode, rewrites.NONE))
 
 
 def choose_tflite_runtime(path: Path, crop: np.ndarray, meta: dict[str, Any]) -> dict[str, Any]:

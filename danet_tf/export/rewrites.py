@@ -21,6 +21,18 @@ graph from the deployment model. Every rewrite is exact up to float rounding
   ``sigmoid(min(z, -z))``: LiteRT's int8 ABS is 5x slower than NEG + MINIMUM under XNNPACK); SFU's
   ``lam * a + (1 - lam) * b`` as ``b + lam * (a - b)`` (3 ops instead of 5); ``|x|`` as one
   ABS op instead of ``relu(x) + relu(-x)`` (which tfmot's QAT needs, not the converters).
+- ``fold_batchnorm``: the pre-activation BatchNorms the converters cannot fold (they read a
+  dense block's concatenation, which feeds several layers, so no convolution before them can
+  absorb them):
+
+  * BatchNorm of a channel gate's product (CAU: ``bn(x * a)``, ``a`` of shape (N, 1, 1, C))
+    as ``x * (a * s) + b``: the scale moves onto the C-vector, one full-map multiply fewer.
+  * BatchNorm -> ReLU -> a convolution without padding (the dense layers' and MAU's 1x1s) as
+    a per-channel clamp and the convolution with rescaled weights: ``relu(s x + b) =
+    s y + b`` with ``y = max(x, -b/s)`` where ``s > 0`` and ``min(x, -b/s)`` where ``s < 0``,
+    so ``conv(relu(s x + b)) = conv_s(y) + conv(b)``. One MAXIMUM (plus one MINIMUM when
+    some scale is negative) replaces a MUL and an ADD. Exact for convolutions that never
+    read a padded border: the constant ``b`` is not what a zero pad would add.
 
 The per-format choice is :func:`export_rewrites`.
 """
@@ -47,21 +59,31 @@ class Rewrites:
         fuse_elementwise: the fused elementwise forms (sigmoid(-a), b + lam (a - b), ABS).
         transpose_phases: strided "same" transposed convolutions as per-phase convolutions
             and a depth-to-space.
+        fold_batchnorm: pre-activation BatchNorms folded into channel gates, and into the
+            1x1 convolutions after them (as clamps).
     """
 
     depthwise_block: int | None = 5
     fuse_elementwise: bool = True
     transpose_phases: bool = True
+    fold_batchnorm: bool = True
 
     @property
     def any(self) -> bool:
-        return self.depthwise_block is not None or self.fuse_elementwise or self.transpose_phases
+        return (
+            self.depthwise_block is not None
+            or self.fuse_elementwise
+            or self.transpose_phases
+            or self.fold_batchnorm
+        )
 
 
-NONE = Rewrites(depthwise_block=None, fuse_elementwise=False, transpose_phases=False)
+NONE = Rewrites(
+    depthwise_block=None, fuse_elementwise=False, transpose_phases=False, fold_batchnorm=False
+)
 
-# Per format and quantization mode (measured in docs/deployment.md, TFLite speed, LiteRT 2.3.0 XNNPACK
-# and ONNX Runtime 1.32 on a Zen 1 CPU).
+# Per export mode (``api.mode_name``: the format and quantization mode), as measured in
+# docs/deployment.md, TFLite speed (LiteRT 2.3.0 XNNPACK, ONNX Runtime 1.32, a Zen 1 CPU).
 EXPORT_REWRITES: dict[str, Rewrites] = {
     "tflite": Rewrites(),
     "tflite-fp16": Rewrites(),
@@ -72,6 +94,8 @@ EXPORT_REWRITES: dict[str, Rewrites] = {
     "tflite-int8-float-dw": Rewrites(depthwise_block=None),
     "tflite-int8-float-ew": Rewrites(),
     "onnx": Rewrites(depthwise_block=None),
+    # Quantization-aware training (tf_keras, tfmot): only the depthwise tiles (QatOps).
+    "tflite-qat": Rewrites(fuse_elementwise=False, transpose_phases=False, fold_batchnorm=False),
 }
 
 
@@ -87,8 +111,26 @@ class DeployOps(GraphOps):
     def __init__(self, rewrites: Rewrites = Rewrites(), prefix: str = "") -> None:
         super().__init__(keras, prefix)
         self.rewrites = rewrites
+        # What fold_batchnorm knows about a tensor it built, by id (the entry keeps the tensor
+        # alive, so the id stays its own): ("gated", features, gate) for a channel gate's
+        # product, ("norm" | "preact", input, scale, offset) for a BatchNorm's output and the
+        # ReLU after it. Shared by the scoped copies (copy.copy is shallow).
+        self._folds: dict[int, tuple] = {}
+
+    def _note(self, tensor: Any, kind: str, *info: Any) -> None:
+        self._folds[id(tensor)] = (kind, tensor, *info)
+
+    def _noted(self, tensor: Any, kind: str) -> tuple | None:
+        entry = self._folds.get(id(tensor))
+        if entry is None or entry[0] != kind or entry[1] is not tensor:
+            return None
+        return entry[2:]
 
     def apply(self, layer: keras.layers.Layer, *args: Any) -> Any:
+        if self.rewrites.fold_batchnorm and len(args) == 1:
+            folded = self._fold_batchnorm(layer, args[0])
+            if folded is not None:
+                return folded
         block = self.rewrites.depthwise_block
         if (
             block is not None
@@ -103,6 +145,38 @@ class DeployOps(GraphOps):
         ):
             return transpose_as_phases(layer, args[0], self._name)
         return super().apply(layer, *args)
+
+    def _fold_batchnorm(self, layer: keras.layers.Layer, x: Any) -> Any:
+        """``layer(x)`` with fold_batchnorm's rewrites, or None where none applies."""
+        if isinstance(layer, keras.layers.BatchNormalization) and foldable_norm(layer, x):
+            scale, offset = batchnorm_affine(layer)
+            gated = self._noted(x, "gated")
+            if gated is not None:  # bn(f * a) = f * (a * s) + b
+                features, gate = gated
+                gate = ChannelAffine(scale=scale, name=self._name("bn_gate"))(gate)
+                out = super().multiply(features, gate)
+                return ChannelAffine(offset=offset, name=self._name("bn_offset"))(out)
+            out = super().apply(layer, x)
+            self._note(out, "norm", x, scale, offset)
+            return out
+        if isinstance(layer, keras.layers.ReLU) and plain_relu(layer):
+            norm = self._noted(x, "norm")
+            out = super().apply(layer, x)
+            if norm is not None:
+                self._note(out, "preact", *norm)
+            return out
+        preact = self._noted(x, "preact")
+        if preact is not None and foldable_conv(layer):
+            return clamp_and_conv(layer, *preact, self._name)
+        return None
+
+    def multiply(self, a, b):
+        out = super().multiply(a, b)
+        if self.rewrites.fold_batchnorm:
+            pair = _gate_and_features(a, b)
+            if pair is not None:
+                self._note(out, "gated", *pair)
+        return out
 
     def sigmoid_complement(self, x, absolute: bool = False):
         if not self.rewrites.fuse_elementwise:
@@ -122,6 +196,164 @@ class DeployOps(GraphOps):
         return kops.abs(x)
 
 
+class QatOps(GraphOps):
+    """:class:`GraphOps` for quantization-aware training (``K`` = ``tf_keras``) with the one
+    rewrite tfmot can train through: large depthwise convolutions as ``depthwise_block``
+    tiles (standard ZeroPadding2D / Cropping2D / DepthwiseConv2D / Add layers). The others
+    build layers tfmot does not know (DepthToSpace, per-channel constants) or ops its
+    quantizers need in another form (``|x|``), so QAT keeps them plain."""
+
+    def __init__(self, K: Any, depthwise_block: int | None = 5, prefix: str = "") -> None:
+        super().__init__(K, prefix)
+        self.depthwise_block = depthwise_block
+
+    def apply(self, layer: keras.layers.Layer, *args: Any) -> Any:
+        block = self.depthwise_block
+        if (
+            block is not None
+            and isinstance(layer, keras.layers.DepthwiseConv2D)
+            and splittable_depthwise(layer, block)
+        ):
+            return split_depthwise(layer, args[0], block, self._name, self.K)
+        return super().apply(layer, *args)
+
+
+def _gate_and_features(a: Any, b: Any) -> tuple[Any, Any] | None:
+    """(features, gate) when one of ``a``, ``b`` is a per-channel gate (N, 1, 1, C) of the
+    other's (N, H, W, C) map, else None."""
+    for features, gate in ((a, b), (b, a)):
+        fs, gs = tuple(features.shape), tuple(gate.shape)
+        if (
+            len(fs) == len(gs) == 4
+            and gs[1:3] == (1, 1)
+            and fs[1:3] != (1, 1)
+            and gs[3] == fs[3]
+            and gs[3] is not None
+        ):
+            return features, gate
+    return None
+
+
+def foldable_norm(layer: keras.layers.BatchNormalization, x: Any) -> bool:
+    """Whether ``layer`` (inference mode) is a per-channel affine map of a channels-last ``x``."""
+    rank = len(x.shape)
+    axis = layer.axis if isinstance(layer.axis, int) else None
+    return rank == 4 and axis in (-1, rank - 1)
+
+
+def batchnorm_affine(layer: keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
+    """``(s, b)`` with ``layer(x) == s * x + b`` at inference (float64 for the folding)."""
+    def value(variable):
+        return kops.convert_to_numpy(variable).astype(np.float64)
+
+    mean, variance = value(layer.moving_mean), value(layer.moving_variance)
+    gamma = value(layer.gamma) if layer.scale else np.ones_like(mean)
+    beta = value(layer.beta) if layer.center else np.zeros_like(mean)
+    scale = gamma / np.sqrt(variance + layer.epsilon)
+    return scale, beta - mean * scale
+
+
+def plain_relu(layer: keras.layers.ReLU) -> bool:
+    return (
+        layer.max_value is None and float(layer.negative_slope) == 0.0
+        and float(layer.threshold) == 0.0
+    )  # fmt: skip
+
+
+def foldable_conv(layer: keras.layers.Layer) -> bool:
+    """Whether ``layer`` is a dense convolution that never reads a padded border (1x1, or
+    "valid"): a constant input channel then adds a constant to every output."""
+    return (
+        type(layer) is keras.layers.Conv2D
+        and layer.groups == 1
+        and layer.data_format == "channels_last"
+        and (tuple(layer.kernel_size) == (1, 1) or layer.padding == "valid")
+    )
+
+
+_FLOAT_MAX = float(np.finfo(np.float32).max)
+
+
+def clamp_and_conv(
+    layer: keras.layers.Conv2D, x: Any, scale: np.ndarray, offset: np.ndarray, name: Any
+) -> Any:
+    """``layer(relu(scale * x + offset))`` as ``layer_s(clamp(x))`` (see fold_batchnorm).
+
+    ``relu(s x + b) = s y + c`` per channel, with ``y = max(x, -b/s)`` where ``s > 0``,
+    ``y = min(x, -b/s)`` where ``s < 0`` (``c = b``), and ``c = relu(b)`` where ``s = 0``;
+    the convolution takes ``s`` into its kernel's input channels and ``c`` into its bias.
+    """
+    weights = layer.get_weights()
+    kernel = np.asarray(weights[0], np.float64)  # (kh, kw, C, O)
+    bias = np.asarray(weights[1], np.float64) if layer.use_bias else np.zeros(kernel.shape[-1])
+    positive, negative, zero = scale > 0, scale < 0, scale == 0
+    threshold = np.divide(-offset, scale, out=np.zeros_like(offset), where=~zero)
+    constant = np.where(zero, np.maximum(offset, 0.0), offset)
+    lower = np.where(positive, threshold, -_FLOAT_MAX) if positive.any() else None
+    upper = np.where(negative, threshold, _FLOAT_MAX) if negative.any() else None
+    y = ChannelClamp(lower, upper, name=name("bn_clamp"))(x) if lower is not None or (
+        upper is not None) else x  # fmt: skip
+    config = layer.get_config()
+    config.update(name=name("bn_conv"), use_bias=True)
+    conv = keras.layers.Conv2D.from_config(config)
+    out = conv(y)
+    conv.set_weights([
+        (kernel * scale[None, None, :, None]).astype(np.float32),
+        (bias + np.einsum("hwco,c->o", kernel, constant)).astype(np.float32),
+    ])  # fmt: skip
+    return out
+
+
+class ChannelAffine(keras.layers.Layer):
+    """``x * scale + offset`` with constant per-channel vectors (either may be None);
+    deployment graphs only (one MUL and/or ADD in TFLite)."""
+
+    def __init__(self, scale=None, offset=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scale = None if scale is None else np.asarray(scale, np.float32)
+        self.offset = None if offset is None else np.asarray(offset, np.float32)
+
+    def call(self, x):
+        if self.scale is not None:
+            x = kops.multiply(x, self.scale)
+        if self.offset is not None:
+            x = kops.add(x, self.offset)
+        return x
+
+    def compute_output_shape(self, shape):
+        return shape
+
+    def get_config(self):
+        lists = {k: None if v is None else v.tolist() for k, v in
+                 (("scale", self.scale), ("offset", self.offset))}  # fmt: skip
+        return {**super().get_config(), **lists}
+
+
+class ChannelClamp(keras.layers.Layer):
+    """``min(max(x, lower), upper)`` with constant per-channel bounds (either may be None);
+    deployment graphs only (one MAXIMUM and/or MINIMUM in TFLite)."""
+
+    def __init__(self, lower=None, upper=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lower = None if lower is None else np.asarray(lower, np.float32)
+        self.upper = None if upper is None else np.asarray(upper, np.float32)
+
+    def call(self, x):
+        if self.lower is not None:
+            x = kops.maximum(x, self.lower)
+        if self.upper is not None:
+            x = kops.minimum(x, self.upper)
+        return x
+
+    def compute_output_shape(self, shape):
+        return shape
+
+    def get_config(self):
+        lists = {k: None if v is None else v.tolist() for k, v in
+                 (("lower", self.lower), ("upper", self.upper))}  # fmt: skip
+        return {**super().get_config(), **lists}
+
+
 def splittable_depthwise(layer: keras.layers.Layer, block: int) -> bool:
     """Whether ``layer`` is a depthwise convolution :func:`split_depthwise` rewrites."""
     kh, kw = layer.kernel_size
@@ -134,8 +366,11 @@ def splittable_depthwise(layer: keras.layers.Layer, block: int) -> bool:
     )
 
 
-def split_depthwise(layer: keras.layers.Layer, x: Any, block: int, name: Any) -> Any:
-    """``layer(x)`` as the sum of ``block`` x ``block`` depthwise convolutions.
+def split_depthwise(
+    layer: keras.layers.Layer, x: Any, block: int, name: Any, K: Any = keras
+) -> Any:
+    """``layer(x)`` as the sum of ``block`` x ``block`` depthwise convolutions, built from
+    standard layers of module ``K`` (``keras``, or ``tf_keras`` for QAT).
 
     The kernel (zero-padded to a multiple of ``block``) is cut into tiles; tile (i, j) is a
     valid ``block`` x ``block`` convolution over the window of the padded input that starts
@@ -157,7 +392,7 @@ def split_depthwise(layer: keras.layers.Layer, x: Any, block: int, name: Any) ->
         top = left = bottom = right = 0
     bottom += nh * block - kh
     right += nw * block - kw
-    x = keras.layers.ZeroPadding2D(((top, bottom), (left, right)), name=name("dw_pad"))(x)
+    x = K.layers.ZeroPadding2D(((top, bottom), (left, right)), name=name("dw_pad"))(x)
     hp, wp = height + top + bottom, width + left + right
     out_h, out_w = hp - nh * block + 1, wp - nw * block + 1
     win_h, win_w = out_h + block - 1, out_w + block - 1
@@ -168,18 +403,19 @@ def split_depthwise(layer: keras.layers.Layer, x: Any, block: int, name: Any) ->
             if not tile.any() and terms:
                 continue
             crop = ((i * block, hp - i * block - win_h), (j * block, wp - j * block - win_w))
-            window = keras.layers.Cropping2D(crop, name=name("dw_window"))(x)
+            window = K.layers.Cropping2D(crop, name=name("dw_window"))(x)
             with_bias = bias is not None and not terms
-            conv = keras.layers.DepthwiseConv2D(
+            conv = K.layers.DepthwiseConv2D(
                 block, padding="valid", depth_multiplier=layer.depth_multiplier,
                 use_bias=with_bias, name=name("dw_tile"),
             )  # fmt: skip
             terms.append(conv(window))
             conv.set_weights([tile, bias] if with_bias else [tile])
-    out = terms[0] if len(terms) == 1 else keras.layers.Add(name=name("dw_sum"))(terms)
+    out = terms[0] if len(terms) == 1 else K.layers.Add(name=name("dw_sum"))(terms)
     activation = keras.activations.serialize(layer.activation)
     if activation not in ("linear", None) and activation != {"class_name": "linear"}:
-        out = keras.layers.Activation(layer.activation, name=name("dw_act"))(out)
+        kind = activation if isinstance(activation, str) else layer.activation
+        out = K.layers.Activation(kind, name=name("dw_act"))(out)
     return out
 
 

@@ -11,17 +11,22 @@ import pytest
 from danet_tf.export import converters
 from danet_tf.export import rewrites as R
 from danet_tf.export.profiling import depthwise_kernel_sizes, op_types, profile_tflite
-from danet_tf.layers import MaskAttention, SecondOrderFusion, XUnit
+from danet_tf.layers import DenseAttentionLayer, MaskAttention, SecondOrderFusion, XUnit
 
 TOL = 1e-5
 
 
 def _randomize(model: keras.Model, seed: int = 0) -> None:
-    """BatchNorm statistics and small-init kernels that make every branch matter."""
+    """BatchNorm statistics and small-init kernels that make every branch matter; BatchNorm
+    scales of both signs and some exactly zero (what fold_batchnorm's cases need)."""
     rng = np.random.default_rng(seed)
     for w in model.weights:
         path = w.path
-        if "moving_variance" in path:
+        if "gamma" in path:
+            gamma = rng.normal(0.5, 1.0, w.shape)
+            gamma[rng.uniform(size=w.shape) < 0.1] = 0.0
+            w.assign(gamma.astype("float32"))
+        elif "moving_variance" in path:
             w.assign(rng.uniform(0.5, 2.0, w.shape).astype("float32"))
         elif "moving_mean" in path or "beta" in path or "bias" in path:
             w.assign(rng.normal(0.0, 0.3, w.shape).astype("float32"))
@@ -112,6 +117,36 @@ def test_layer_rewrites_are_exact(make, shapes, rewrites):
     assert bool(_large_depthwise(deploy)) == (rewrites.depthwise_block is None)
 
 
+def _count(model, cls):
+    return sum(isinstance(layer, cls) for layer in model.layers)
+
+
+@pytest.mark.parametrize("cau_position", ["input", "both"])
+def test_fold_batchnorm_is_exact(cau_position):
+    """A dense layer: CAU's gate takes the BatchNorm scale, and the BN-ReLU-1x1 units become
+    clamps and rescaled 1x1 convolutions, with scales of both signs and zero."""
+    shapes = [(16, 12, 24)]
+    model = _wrap(DenseAttentionLayer(8, 8, cau_units=8, kernel_size=9,
+                                      cau_position=cau_position), shapes)  # fmt: skip
+    gammas = np.concatenate([np.ravel(w) for w in model.weights if "gamma" in w.path])
+    assert (gammas > 0).any() and (gammas < 0).any() and (gammas == 0).any()
+    only = dataclasses.replace(R.NONE, fold_batchnorm=True)
+    plain = R.deployment_model(model, dataclasses.replace(R.NONE, fuse_elementwise=True))
+    (x,) = _inputs(shapes)
+    x = 3.0 * x  # inputs on both sides of every clamp threshold
+    for rewrites in (only, R.Rewrites()):
+        deploy = R.deployment_model(model, rewrites)
+        np.testing.assert_allclose(deploy(x).numpy(), model(x).numpy(), atol=TOL, rtol=0)
+        # The CAU product feeds the bottleneck's BatchNorm (and, "both", MAU's): each takes
+        # the scale onto its gate; MAU's BN-ReLU-1x1 (raw input: "input") and CAU's squeeze
+        # become clamps.
+        gated = 1 if cau_position == "input" else 2
+        assert _count(deploy, R.ChannelAffine) == 2 * gated
+        assert _count(deploy, R.ChannelClamp) == (3 if cau_position == "input" else 2)
+    norms = keras.layers.BatchNormalization
+    assert _count(deploy, norms) < _count(plain, norms)
+
+
 def test_whole_model_rewrites_are_exact(tiny9):
     x = np.random.default_rng(3).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     reference = tiny9(x).numpy()
@@ -136,6 +171,24 @@ def test_choice_per_format():
     assert R.export_rewrites("tflite", "int8-float-dw").depthwise_block is None
     assert R.export_rewrites("keras") == R.NONE
     assert R.export_rewrites("onnx").fuse_elementwise
+    assert R.export_rewrites("tflite").fold_batchnorm
+    qat = R.EXPORT_REWRITES["tflite-qat"]
+    assert qat.depthwise_block == 5 and not (qat.fuse_elementwise or qat.fold_batchnorm)
+
+
+def test_qat_graph_has_the_depthwise_tiles(tiny9):
+    """QAT's tf_keras rebuild (QatOps) splits the 9x9 depthwise convolutions and computes
+    what the Keras model computes."""
+    import tf_keras
+
+    from danet_tf.models.flatten import rebuild
+
+    rebuilt = rebuild(tiny9, R.QatOps(tf_keras, 5), tf_keras)
+    kernels = [tuple(la.kernel_size) for la in rebuilt.layers
+               if isinstance(la, tf_keras.layers.DepthwiseConv2D)]  # fmt: skip
+    assert kernels and max(max(k) for k in kernels) == 5
+    x = np.random.default_rng(6).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(rebuilt(x).numpy(), tiny9(x).numpy(), atol=TOL, rtol=0)
 
 
 @pytest.fixture(scope="module")
