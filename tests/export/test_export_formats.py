@@ -49,6 +49,14 @@ def test_export_round_trip(tiny_model, crop_sets, tmp_path, fmt, quantize, name,
     assert meta["source"]["model"] == "danet_tiny"
     if fmt == "tflite":
         assert meta["runtime"]["op_resolver"] in ("AUTO", "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
+    # The graph rewrites the file was converted with are recorded.
+    rewrites = meta["rewrites"]
+    if fmt in ("keras", "savedmodel"):
+        assert not any(rewrites.values())
+    else:
+        assert rewrites["fuse_elementwise"] and rewrites["fold_batchnorm"]
+        tiles = fmt == "tflite" and quantize != "int8-float-dw"
+        assert rewrites["depthwise_block"] == (5 if tiles else None)
 
     heatmaps = load_predict(out, 1, meta)(verification.images[:2])
     assert heatmaps.shape == (2, 16, 16, 17)

@@ -68,7 +68,9 @@ def _large_depthwise(model):
 
 @pytest.mark.parametrize("block", [3, 5])
 @pytest.mark.parametrize(
-    ("kernel", "padding", "bias"), [(9, "same", False), (9, "same", True), (7, "valid", True)]
+    ("kernel", "padding", "bias"),
+    [(9, "same", False), (9, "same", True), (7, "valid", True), (8, "same", False),
+     ((9, 3), "same", True), (11, "valid", False)],
 )
 def test_split_depthwise_is_exact(kernel, padding, bias, block):
     shape = (20, 14, 6)
@@ -78,6 +80,11 @@ def test_split_depthwise_is_exact(kernel, padding, bias, block):
     assert not _large_depthwise(deploy)
     (x,) = _inputs([shape])
     np.testing.assert_allclose(deploy(x).numpy(), model(x).numpy(), atol=TOL, rtol=0)
+    if (kernel, padding, block) == (9, "same", 5):
+        # MAU's and SFU's case: each of the four tiles pads the input itself (tiles at
+        # offsets -4 and 0), no shared padding and no crops.
+        assert _count(deploy, keras.layers.Cropping2D) == 0
+        assert _count(deploy, keras.layers.ZeroPadding2D) == 4
 
 
 @pytest.mark.parametrize(
