@@ -61,12 +61,16 @@ class Rewrites:
             and a depth-to-space.
         fold_batchnorm: pre-activation BatchNorms folded into channel gates, and into the
             1x1 convolutions after them (as clamps).
+        integer_ops: only ops with int8 kernels (the int8 modes): ``-x`` as ``x * -1``, since
+            TFLite's NEG has no int8 kernel and would run in float between a dequantize and
+            a quantize op.
     """
 
     depthwise_block: int | None = 5
     fuse_elementwise: bool = True
     transpose_phases: bool = True
     fold_batchnorm: bool = True
+    integer_ops: bool = False
 
     @property
     def any(self) -> bool:
@@ -81,6 +85,7 @@ class Rewrites:
 NONE = Rewrites(
     depthwise_block=None, fuse_elementwise=False, transpose_phases=False, fold_batchnorm=False
 )
+INT8 = Rewrites(integer_ops=True)
 
 # Per export mode (``api.mode_name``: the format and quantization mode), as measured in
 # docs/deployment.md, TFLite speed (LiteRT 2.3.0 XNNPACK, ONNX Runtime 1.32, a Zen 1 CPU).
@@ -88,11 +93,11 @@ EXPORT_REWRITES: dict[str, Rewrites] = {
     "tflite": Rewrites(),
     "tflite-fp16": Rewrites(),
     "tflite-dynamic": Rewrites(),
-    "tflite-int8": Rewrites(),
+    "tflite-int8": INT8,
     # The depthwise convolutions stay float32 between dequantize/quantize ops: split, each
     # piece would get its own pair and the sums would requantize; keep them whole.
-    "tflite-int8-float-dw": Rewrites(depthwise_block=None),
-    "tflite-int8-float-ew": Rewrites(),
+    "tflite-int8-float-dw": Rewrites(depthwise_block=None, integer_ops=True),
+    "tflite-int8-float-ew": INT8,
     "onnx": Rewrites(depthwise_block=None),
     # Quantization-aware training (tf_keras, tfmot): only the depthwise tiles (QatOps).
     "tflite-qat": Rewrites(fuse_elementwise=False, transpose_phases=False, fold_batchnorm=False),
@@ -182,8 +187,11 @@ class DeployOps(GraphOps):
         if not self.rewrites.fuse_elementwise:
             return super().sigmoid_complement(x, absolute)
         if absolute:  # -|x| = min(x, -x): int8 ABS runs 5x slower than NEG + MINIMUM
-            return self.sigmoid(kops.minimum(x, kops.negative(x)))
-        return self.sigmoid(kops.negative(x))
+            return self.sigmoid(kops.minimum(x, self._negative(x)))
+        return self.sigmoid(self._negative(x))
+
+    def _negative(self, x):
+        return kops.multiply(x, -1.0) if self.rewrites.integer_ops else kops.negative(x)
 
     def blend(self, lam, a, b):
         if not self.rewrites.fuse_elementwise:

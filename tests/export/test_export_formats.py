@@ -95,6 +95,12 @@ def assert_full_integer(path):
     int8 = [d for d in tensors if d["dtype"] == np.int8]
     assert len(int8) > len(tensors) // 2
     assert any(len(d["quantization_parameters"]["scales"]) > 1 for d in int8), "per-channel weights"
+    # Full integer: no op runs in float but the output's dequantize (TFLite's NEG, for one, has
+    # no int8 kernel: the int8 graphs negate by multiplying with -1).
+    dtype = {d["index"]: d["dtype"] for d in tensors}
+    float_out = [op["op_name"] for op in interpreter._get_ops_details()
+                 if any(dtype[t] == np.float32 for t in op["outputs"])]  # fmt: skip
+    assert float_out == ["DEQUANTIZE"], float_out
 
 
 def assert_float_ops(path, float_ops):
