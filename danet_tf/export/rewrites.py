@@ -158,9 +158,9 @@ class DeployOps(GraphOps):
             gated = self._noted(x, "gated")
             if gated is not None:  # bn(f * a) = f * (a * s) + b
                 features, gate = gated
-                gate = ChannelAffine(scale=scale, name=self._name("bn_gate"))(gate)
+                gate = PerChannel("affine", scale, name=self._name("bn_gate"))(gate)
                 out = super().multiply(features, gate)
-                return ChannelAffine(offset=offset, name=self._name("bn_offset"))(out)
+                return PerChannel("affine", None, offset, name=self._name("bn_offset"))(out)
             out = super().apply(layer, x)
             self._note(out, "norm", x, scale, offset)
             return out
@@ -299,8 +299,9 @@ def clamp_and_conv(
     constant = np.where(zero, np.maximum(offset, 0.0), offset)
     lower = np.where(positive, threshold, -_FLOAT_MAX) if positive.any() else None
     upper = np.where(negative, threshold, _FLOAT_MAX) if negative.any() else None
-    y = ChannelClamp(lower, upper, name=name("bn_clamp"))(x) if lower is not None or (
-        upper is not None) else x  # fmt: skip
+    y = x
+    if lower is not None or upper is not None:
+        y = PerChannel("clamp", lower, upper, name=name("bn_clamp"))(x)
     config = layer.get_config()
     config.update(name=name("bn_conv"), use_bias=True)
     conv = keras.layers.Conv2D.from_config(config)
@@ -312,20 +313,24 @@ def clamp_and_conv(
     return out
 
 
-class ChannelAffine(keras.layers.Layer):
-    """``x * scale + offset`` with constant per-channel vectors (either may be None);
-    deployment graphs only (one MUL and/or ADD in TFLite)."""
+class PerChannel(keras.layers.Layer):
+    """An elementwise map with constant per-channel vectors (either may be None); deployment
+    graphs only. ``kind="affine"``: ``x * first + second`` (one MUL and/or ADD in TFLite);
+    ``kind="clamp"``: ``min(max(x, first), second)`` (one MAXIMUM and/or MINIMUM)."""
 
-    def __init__(self, scale=None, offset=None, **kwargs) -> None:
+    def __init__(self, kind: str, first=None, second=None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.scale = None if scale is None else np.asarray(scale, np.float32)
-        self.offset = None if offset is None else np.asarray(offset, np.float32)
+        if kind not in ("affine", "clamp"):
+            raise ValueError(f"unknown per-channel map {kind!r}")
+        self.kind = kind
+        self.first = None if first is None else np.asarray(first, np.float32)
+        self.second = None if second is None else np.asarray(second, np.float32)
 
     def call(self, x):
-        if self.scale is not None:
-            x = kops.multiply(x, self.scale)
-        if self.offset is not None:
-            x = kops.add(x, self.offset)
+        ops = (kops.multiply, kops.add) if self.kind == "affine" else (kops.maximum, kops.minimum)
+        for op, value in zip(ops, (self.first, self.second), strict=True):
+            if value is not None:
+                x = op(x, value)
         return x
 
     def compute_output_shape(self, shape):
@@ -333,33 +338,8 @@ class ChannelAffine(keras.layers.Layer):
 
     def get_config(self):
         lists = {k: None if v is None else v.tolist() for k, v in
-                 (("scale", self.scale), ("offset", self.offset))}  # fmt: skip
-        return {**super().get_config(), **lists}
-
-
-class ChannelClamp(keras.layers.Layer):
-    """``min(max(x, lower), upper)`` with constant per-channel bounds (either may be None);
-    deployment graphs only (one MAXIMUM and/or MINIMUM in TFLite)."""
-
-    def __init__(self, lower=None, upper=None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.lower = None if lower is None else np.asarray(lower, np.float32)
-        self.upper = None if upper is None else np.asarray(upper, np.float32)
-
-    def call(self, x):
-        if self.lower is not None:
-            x = kops.maximum(x, self.lower)
-        if self.upper is not None:
-            x = kops.minimum(x, self.upper)
-        return x
-
-    def compute_output_shape(self, shape):
-        return shape
-
-    def get_config(self):
-        lists = {k: None if v is None else v.tolist() for k, v in
-                 (("lower", self.lower), ("upper", self.upper))}  # fmt: skip
-        return {**super().get_config(), **lists}
+                 (("first", self.first), ("second", self.second))}  # fmt: skip
+        return {**super().get_config(), "kind": self.kind, **lists}
 
 
 def splittable_depthwise(layer: keras.layers.Layer, block: int) -> bool:
