@@ -54,9 +54,9 @@ def test_export_round_trip(tiny_model, crop_sets, tmp_path, fmt, quantize, name,
     if fmt in ("keras", "savedmodel"):
         assert not any(rewrites.values())
     else:
-        assert rewrites["fuse_elementwise"] and rewrites["fold_batchnorm"]
-        tiles = fmt == "tflite" and quantize != "int8-float-dw"
-        assert rewrites["depthwise_block"] == (5 if tiles else None)
+        assert rewrites["fuse_elementwise"] and not rewrites["fold_batchnorm"]
+        assert rewrites["depthwise_block"] == (5 if fmt == "tflite" else None)
+        assert rewrites["integer_ops"] == quantize.startswith("int8")
 
     heatmaps = load_predict(out, 1, meta)(verification.images[:2])
     assert heatmaps.shape == (2, 16, 16, 17)
