@@ -14,9 +14,10 @@ from danet_tools.choices import QUANTIZE_MODES  # declared there, TensorFlow-fre
 
 # Selective quantization: int8 everywhere except these ops, which stay float32 between a
 # dequantize and a quantize op (measured on DANet in docs/deployment.md):
-# - int8-float-dw: the depthwise convolutions. On x86 CPUs without VNNI, XNNPACK's int8 9x9
-#   depthwise kernels are the bottleneck of a full-integer DANet (DANet-72: 245 ms against
-#   95 ms with them in float, at 1 thread; float32 itself takes 96-100 ms).
+# - int8-float-dw: the depthwise convolutions (the 5x5 tiles of the export rewrites), for
+#   CPUs whose int8 depthwise kernels are slow. On the plain graph XNNPACK's int8 9x9 ones
+#   were the bottleneck of a full-integer DANet-72 (245 ms against 95 ms in float, at 1
+#   thread); since the rewrites, full int8 runs at float32's speed on our x86 CPU too.
 # - int8-float-ew: also the elementwise ADD/SUB/MUL (pre-activation batch norm, attention
 #   gates, 1 - M). Those requantizations cost the most keypoint agreement with float32.
 FLOAT_OPS = {
