@@ -61,9 +61,10 @@ class Rewrites:
             and a depth-to-space.
         fold_batchnorm: pre-activation BatchNorms folded into channel gates, and into the
             1x1 convolutions after them (as clamps).
-        integer_ops: only ops with int8 kernels (the int8 modes): ``-x`` as ``x * -1``, since
+        integer_ops: the forms that suit int8 (the int8 modes): ``-x`` as ``x * -1``, since
             TFLite's NEG has no int8 kernel and would run in float between a dequantize and
-            a quantize op.
+            a quantize op, and MAU's ``1 - sigmoid(|z|)`` with one ABS op instead of
+            ``sigmoid(min(z, -z))``.
     """
 
     depthwise_block: int | None = 5
@@ -189,7 +190,11 @@ class DeployOps(GraphOps):
     def sigmoid_complement(self, x, absolute: bool = False):
         if not self.rewrites.fuse_elementwise:
             return super().sigmoid_complement(x, absolute)
-        if absolute:  # -|x| = min(x, -x): int8 ABS runs 5x slower than NEG + MINIMUM
+        if absolute and self.rewrites.integer_ops:
+            # int8: 1 - sigmoid(ABS(x)). min(x, -x) needs -x requantized onto x's scale, and
+            # cost int8 keypoint agreement (docs/deployment.md, TFLite speed).
+            return super().sigmoid_complement(x, absolute)
+        if absolute:  # -|x| = min(x, -x): NEG + MINIMUM, cheaper than ABS
             return self.sigmoid(kops.minimum(x, self._negative(x)))
         return self.sigmoid(self._negative(x))
 
