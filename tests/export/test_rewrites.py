@@ -101,6 +101,27 @@ def test_transpose_as_phases_is_exact(kernel, stride, bias):
 
 
 @pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "shape"),
+    [(7, 2, "same", (20, 14, 3)), (7, 2, "same", (21, 15, 3)), (3, 2, "same", (9, 8, 1)),
+     (5, 2, "valid", (20, 13, 3)), (4, 3, "same", (13, 11, 2))],
+)
+def test_strided_as_space_to_depth_is_exact(kernel, stride, padding, shape):
+    """The int8 graphs' stem: a strided convolution over few channels as SPACE_TO_DEPTH and a
+    stride-1 convolution (even and odd sizes, "same" and "valid", bias and ReLU)."""
+    layer = keras.layers.Conv2D(5, kernel, strides=stride, padding=padding, activation="relu")
+    model = _wrap(layer, [shape])
+    deploy = R.deployment_model(model, R.INT8)
+    convs = [la for la in deploy.layers if isinstance(la, keras.layers.Conv2D)]
+    assert convs and all(tuple(la.strides) == (1, 1) for la in convs)
+    assert _count(deploy, R.SpaceToDepth) == 1
+    (x,) = _inputs([shape])
+    np.testing.assert_allclose(deploy(x).numpy(), model(x).numpy(), atol=TOL, rtol=0)
+    # Wider inputs keep their strided convolution.
+    wide = _wrap(keras.layers.Conv2D(5, kernel, strides=stride, padding=padding), [shape[:2] + (8,)])
+    assert _count(R.deployment_model(wide, R.INT8), R.SpaceToDepth) == 0
+
+
+@pytest.mark.parametrize(
     ("make", "shapes"),
     [
         (lambda: MaskAttention(9, mode="orthogonal"), [(16, 12, 24), (16, 12, 8)]),
