@@ -5,7 +5,7 @@ whole process (``TF_USE_LEGACY_KERAS``). So QAT runs in a child process
 (``python -m danet_tf.export.qat``) that: loads the Keras 3 model, rebuilds it in
 ``tf_keras`` with standard layers (``danet_tf.models.flatten.rebuild``, with the export
 rewrite QAT can train through: large depthwise convolutions as 5x5 tiles,
-``rewrites.QatOps``), annotates every layer
+``rewrites.DeployOps`` with ``EXPORT_REWRITES["tflite-qat"]``), annotates every layer
 (the default 8-bit registry where it knows the layer, an output-only 8-bit ``QuantizeConfig``
 for the rest: Multiply, Normalization, Rescaling, ...), fine-tunes for N epochs and converts.
 
@@ -131,7 +131,7 @@ def _child(argv: list[str]) -> None:
     import tf_keras
 
     from danet_tf.export.converters import configure_converter
-    from danet_tf.export.rewrites import EXPORT_REWRITES, QatOps
+    from danet_tf.export.rewrites import EXPORT_REWRITES, DeployOps
     from danet_tf.export.runners import load_keras
     from danet_tf.models.flatten import rebuild
 
@@ -139,8 +139,8 @@ def _child(argv: list[str]) -> None:
     OutputQuantizeConfig = _quantize_config_class()
     data = np.load(args.data)
     images, targets = data["images"], data["targets"]
-    block = EXPORT_REWRITES["tflite-qat"].depthwise_block
-    functional = rebuild(load_keras(args.source), QatOps(tf_keras, block), tf_keras)
+    ops = DeployOps(EXPORT_REWRITES["tflite-qat"], K=tf_keras)
+    functional = rebuild(load_keras(args.source), ops, tf_keras)
     for layer in functional.layers:
         if isinstance(layer, tf_keras.layers.BatchNormalization):
             layer.trainable = False

@@ -18,7 +18,7 @@ graph from the deployment model. Every rewrite is exact up to float rounding
   DEPTH_TO_SPACE that interleaves them; XNNPACK's TRANSPOSE_CONV ran at well under half the
   speed per MAC of its dense convolutions (docs/deployment.md, TFLite speed).
 - ``fuse_elementwise``: ``1 - sigmoid(a)`` as ``sigmoid(-a)`` (MAU's ``1 - sigmoid(|z|)`` as
-  ``sigmoid(min(z, -z))``: LiteRT's int8 ABS is 5x slower than NEG + MINIMUM under XNNPACK); SFU's
+  ``sigmoid(min(z, -z))`` in float; the int8 graphs keep ABS, see ``integer_ops``); SFU's
   ``lam * a + (1 - lam) * b`` as ``b + lam * (a - b)`` (3 ops instead of 5); ``|x|`` as one
   ABS op instead of ``relu(x) + relu(-x)`` (which tfmot's QAT needs, not the converters).
 - ``fold_batchnorm``: the pre-activation BatchNorms the converters cannot fold (they read a
@@ -32,14 +32,18 @@ graph from the deployment model. Every rewrite is exact up to float rounding
     s y + b`` with ``y = max(x, -b/s)`` where ``s > 0`` and ``min(x, -b/s)`` where ``s < 0``,
     so ``conv(relu(s x + b)) = conv_s(y) + conv(b)``. One MAXIMUM (plus one MINIMUM when
     some scale is negative) replaces a MUL and an ADD. Exact for convolutions that never
-    read a padded border: the constant ``b`` is not what a zero pad would add.
+    read a padded border: the constant ``b`` is not what a zero pad would add. Off in every
+    export (measured no faster, and worse for int8).
+- ``integer_ops`` (the int8 modes): ``-x`` as ``x * -1`` (TFLite's NEG has no int8 kernel),
+  MAU's gate as ``1 - sigmoid(ABS(z))``, and the image stem (a strided convolution over at
+  most 4 channels) as SPACE_TO_DEPTH and a stride-1 convolution.
 
 The per-format choice is :func:`export_rewrites`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import keras
@@ -82,6 +86,7 @@ class Rewrites:
             or self.fuse_elementwise
             or self.transpose_phases
             or self.fold_batchnorm
+            or self.integer_ops
         )
 
 
@@ -102,7 +107,7 @@ EXPORT_REWRITES: dict[str, Rewrites] = {
     "tflite-int8-float-dw": INT8,
     "tflite-int8-float-ew": INT8,
     "onnx": Rewrites(depthwise_block=None),
-    # Quantization-aware training (tf_keras, tfmot): only the depthwise tiles (QatOps).
+    # Quantization-aware training (tf_keras, tfmot): only the depthwise tiles (DeployOps).
     "tflite-qat": Rewrites(fuse_elementwise=False, transpose_phases=False),
 }
 # fold_batchnorm is exact but off everywhere: DANet-72 float32 TFLite and ONNX Runtime ran
@@ -117,10 +122,19 @@ def export_rewrites(fmt: str, quantize: str = "none") -> Rewrites:
 
 
 class DeployOps(GraphOps):
-    """:class:`GraphOps` (Keras 3) with the export-time rewrites of ``rewrites``."""
+    """:class:`GraphOps` with the export-time rewrites of ``rewrites``.
 
-    def __init__(self, rewrites: Rewrites = Rewrites(), prefix: str = "") -> None:
-        super().__init__(keras, prefix)
+    ``K`` is Keras 3, or ``tf_keras`` for quantization-aware training: tfmot trains through
+    the depthwise tiles (standard ZeroPadding2D / Cropping2D / DepthwiseConv2D / Add layers)
+    but not through the others, which build layers it does not know (DepthToSpace,
+    per-channel constants) or ops its quantizers need in another form (``|x|``), so with
+    ``tf_keras`` only ``depthwise_block`` may be set (``EXPORT_REWRITES["tflite-qat"]``).
+    """
+
+    def __init__(self, rewrites: Rewrites = Rewrites(), prefix: str = "", K: Any = keras) -> None:
+        super().__init__(K, prefix)
+        if K is not keras and replace(rewrites, depthwise_block=None).any:
+            raise ValueError(f"with {K.__name__} only the depthwise tiles apply, got {rewrites}")
         self.rewrites = rewrites
         # What fold_batchnorm knows about a tensor it built, by id (the entry keeps the tensor
         # alive, so the id stays its own): ("gated", features, gate) for a channel gate's
@@ -148,7 +162,7 @@ class DeployOps(GraphOps):
             and isinstance(layer, keras.layers.DepthwiseConv2D)
             and splittable_depthwise(layer, block)
         ):
-            return split_depthwise(layer, args[0], block, self._name)
+            return split_depthwise(layer, args[0], block, self._name, self.K)
         if (
             self.rewrites.transpose_phases
             and isinstance(layer, keras.layers.Conv2DTranspose)
@@ -197,8 +211,8 @@ class DeployOps(GraphOps):
         if not self.rewrites.fuse_elementwise:
             return super().sigmoid_complement(x, absolute)
         if absolute and self.rewrites.integer_ops:
-            # int8: 1 - sigmoid(ABS(x)). min(x, -x) needs -x requantized onto x's scale, and
-            # cost int8 keypoint agreement (docs/deployment.md, TFLite speed).
+            # int8: 1 - sigmoid(ABS(x)). The MINIMUM forms (min(x, -x), min(s, 1 - s)) cost
+            # int8 keypoint agreement with float32 (docs/deployment.md, TFLite speed).
             return super().sigmoid_complement(x, absolute)
         if absolute:  # -|x| = min(x, -x): NEG + MINIMUM, cheaper than ABS
             return self.sigmoid(kops.minimum(x, self._negative(x)))
@@ -216,28 +230,6 @@ class DeployOps(GraphOps):
         if not self.rewrites.fuse_elementwise:
             return super().abs(x)
         return kops.abs(x)
-
-
-class QatOps(GraphOps):
-    """:class:`GraphOps` for quantization-aware training (``K`` = ``tf_keras``) with the one
-    rewrite tfmot can train through: large depthwise convolutions as ``depthwise_block``
-    tiles (standard ZeroPadding2D / Cropping2D / DepthwiseConv2D / Add layers). The others
-    build layers tfmot does not know (DepthToSpace, per-channel constants) or ops its
-    quantizers need in another form (``|x|``), so QAT keeps them plain."""
-
-    def __init__(self, K: Any, depthwise_block: int | None = 5, prefix: str = "") -> None:
-        super().__init__(K, prefix)
-        self.depthwise_block = depthwise_block
-
-    def apply(self, layer: keras.layers.Layer, *args: Any) -> Any:
-        block = self.depthwise_block
-        if (
-            block is not None
-            and isinstance(layer, keras.layers.DepthwiseConv2D)
-            and splittable_depthwise(layer, block)
-        ):
-            return split_depthwise(layer, args[0], block, self._name, self.K)
-        return super().apply(layer, *args)
 
 
 def _gate_and_features(a: Any, b: Any) -> tuple[Any, Any] | None:

@@ -213,13 +213,13 @@ def test_choice_per_format():
 
 
 def test_qat_graph_has_the_depthwise_tiles(tiny9):
-    """QAT's tf_keras rebuild (QatOps) splits the 9x9 depthwise convolutions and computes
+    """QAT's tf_keras rebuild (DeployOps with the QAT rewrites) splits the 9x9 depthwise convolutions and computes
     what the Keras model computes."""
     import tf_keras
 
     from danet_tf.models.flatten import rebuild
 
-    rebuilt = rebuild(tiny9, R.QatOps(tf_keras, 5), tf_keras)
+    rebuilt = rebuild(tiny9, R.DeployOps(R.EXPORT_REWRITES["tflite-qat"], K=tf_keras), tf_keras)
     kernels = [tuple(la.kernel_size) for la in rebuilt.layers
                if isinstance(la, tf_keras.layers.DepthwiseConv2D)]  # fmt: skip
     assert kernels and max(max(k) for k in kernels) == 5
