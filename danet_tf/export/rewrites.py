@@ -35,7 +35,8 @@ graph from the deployment model. Every rewrite is exact up to float rounding
     read a padded border: the constant ``b`` is not what a zero pad would add. Off in every
     export (measured no faster, and worse for int8).
 - ``integer_ops`` (the int8 modes): ``-x`` as ``x * -1`` (TFLite's NEG has no int8 kernel),
-  MAU's gate as ``1 - sigmoid(ABS(z))``, and the image stem (a strided convolution over at
+  MAU's gate ``1 - sigmoid(|z|)`` as ``sigmoid(z - relu(2 z))`` (ops XNNPACK runs in int8,
+  so the whole int8 graph is one XNNPACK partition), and the image stem (a strided convolution over at
   most 4 channels) as SPACE_TO_DEPTH and a stride-1 convolution.
 
 The per-format choice is :func:`export_rewrites`.
@@ -67,8 +68,9 @@ class Rewrites:
             1x1 convolutions after them (as clamps).
         integer_ops: the forms that suit int8 (the int8 modes): ``-x`` as ``x * -1``, since
             TFLite's NEG has no int8 kernel and would run in float between a dequantize and
-            a quantize op, and MAU's ``1 - sigmoid(|z|)`` with one ABS op instead of
-            ``sigmoid(min(z, -z))``; and a strided convolution over at most 4 channels (the
+            a quantize op, and MAU's ``1 - sigmoid(|z|)`` as ``sigmoid(z - relu(2 z))``
+            (XNNPACK has no int8 ABS, MINIMUM or standalone RELU; the RELU fuses into the
+            MUL); and a strided convolution over at most 4 channels (the
             7x7/2 stem on the image) as a SPACE_TO_DEPTH and a stride-1 convolution over 4x
             the channels, which XNNPACK's int8 kernels run 1.6x faster.
     """
@@ -211,9 +213,12 @@ class DeployOps(GraphOps):
         if not self.rewrites.fuse_elementwise:
             return super().sigmoid_complement(x, absolute)
         if absolute and self.rewrites.integer_ops:
-            # int8: 1 - sigmoid(ABS(x)). The MINIMUM forms (min(x, -x), min(s, 1 - s)) cost
-            # int8 keypoint agreement with float32 (docs/deployment.md, TFLite speed).
-            return super().sigmoid_complement(x, absolute)
+            # int8: -|x| = x - relu(2x), a MUL with a fused RELU and a SUB. XNNPACK has no
+            # int8 ABS, MINIMUM, MAXIMUM or standalone RELU: each of those splits the graph
+            # into separately delegated pieces with a slow builtin op between them, and
+            # the MINIMUM / MAXIMUM forms (min(x, -x)) also cost keypoint agreement, since
+            # their operands must share one quantization range (docs/deployment.md).
+            return self.sigmoid(kops.subtract(x, kops.relu(kops.multiply(x, 2.0))))
         if absolute:  # -|x| = min(x, -x): NEG + MINIMUM, cheaper than ABS
             return self.sigmoid(kops.minimum(x, self._negative(x)))
         return self.sigmoid(self._negative(x))

@@ -63,6 +63,8 @@ def test_export_round_trip(tiny_model, crop_sets, tmp_path, fmt, quantize, name,
     if bounds is None:
         reference = keras_predict(tiny_model)(verification.images[:2])
         np.testing.assert_allclose(heatmaps, reference, atol=0.02)
+    if quantize.startswith("int8"):
+        assert_one_xnnpack_partition(out)
     if quantize == "int8":
         assert_full_integer(out)
     if quantize == "int8-float-dw":
@@ -101,6 +103,17 @@ def assert_full_integer(path):
     float_out = [op["op_name"] for op in interpreter._get_ops_details()
                  if any(dtype[t] == np.float32 for t in op["outputs"])]  # fmt: skip
     assert float_out == ["DEQUANTIZE"], float_out
+
+
+def assert_one_xnnpack_partition(path):
+    """XNNPACK takes every op: an op it lacks in int8 (ABS, MINIMUM, a standalone RELU) would
+    split the graph into pieces with a builtin kernel between them (docs/deployment.md)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert ops.count("DELEGATE") == 1, f"{ops.count('DELEGATE')} XNNPACK partitions"
 
 
 def assert_float_ops(path, float_ops):
