@@ -101,19 +101,23 @@ def test_transpose_as_phases_is_exact(kernel, stride, bias):
 
 
 @pytest.mark.parametrize(
-    ("kernel", "stride", "padding", "shape"),
-    [(7, 2, "same", (20, 14, 3)), (7, 2, "same", (21, 15, 3)), (3, 2, "same", (9, 8, 1)),
-     (5, 2, "valid", (20, 13, 3)), (4, 3, "same", (13, 11, 2))],
+    ("kernel", "stride", "padding", "shape", "pads"),
+    [(7, 2, "same", (20, 14, 3), 0), (7, 2, "same", (21, 15, 3), 1), (3, 2, "same", (9, 8, 1), 1),
+     (5, 2, "valid", (20, 13, 3), 1), (4, 3, "same", (13, 11, 2), 1),
+     (5, 2, "valid", (20, 12, 3), 0), (3, 2, "same", (8, 8, 1), 0), (5, 2, "same", (8, 12, 2), 1)],
 )
-def test_strided_as_space_to_depth_is_exact(kernel, stride, padding, shape):
+def test_strided_as_space_to_depth_is_exact(kernel, stride, padding, shape, pads):
     """The int8 graphs' stem: a strided convolution over few channels as SPACE_TO_DEPTH and a
-    stride-1 convolution (even and odd sizes, "same" and "valid", bias and ReLU)."""
+    stride-1 convolution (even and odd sizes, "same" and "valid", bias and ReLU); padding of
+    whole blocks is left to the convolution or done after SPACE_TO_DEPTH (``pads``: the
+    ZeroPadding2D layers expected; DANet's 7x7/2 stem on even sizes needs none)."""
     layer = keras.layers.Conv2D(5, kernel, strides=stride, padding=padding, activation="relu")
     model = _wrap(layer, [shape])
     deploy = R.deployment_model(model, R.INT8)
     convs = [la for la in deploy.layers if isinstance(la, keras.layers.Conv2D)]
     assert convs and all(tuple(la.strides) == (1, 1) for la in convs)
     assert _count(deploy, R.SpaceToDepth) == 1
+    assert _count(deploy, keras.layers.ZeroPadding2D) == pads
     (x,) = _inputs([shape])
     np.testing.assert_allclose(deploy(x).numpy(), model(x).numpy(), atol=TOL, rtol=0)
     # Wider inputs keep their strided convolution.
