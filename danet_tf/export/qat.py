@@ -154,7 +154,12 @@ def _child(argv: list[str]) -> None:
         f"qat: fine-tuned {args.epochs} epoch(s) on {len(images)} crops, distillation loss "
         f"{losses} ({time.perf_counter() - started:.0f} s)"
     )
-    converter = tf.lite.TFLiteConverter.from_keras_model(qat)
+    # Batch 1, as every TFLite export: with a dynamic batch the transposed convolutions'
+    # output shapes are computed at run time (SHAPE, STRIDED_SLICE, PACK), ops XNNPACK does
+    # not take, so the graph would run in several pieces.
+    spec = tf.TensorSpec((1, *qat.input_shape[1:]), tf.float32)
+    concrete = tf.function(lambda x: qat(x, training=False)).get_concrete_function(spec)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], qat)
     configure_converter(converter, "int8", images)
     Path(args.output).write_bytes(converter.convert())
     print(f"qat: converted to int8 TFLite ({time.perf_counter() - started:.0f} s)")

@@ -122,7 +122,15 @@ class GraphOps:
         return self.K.layers.Activation("sigmoid", name=self._name("sigmoid"))(x)
 
     def sigmoid_complement(self, x, absolute: bool = False):
-        return self.one_minus(self.sigmoid(self.abs(x) if absolute else x))
+        if absolute:
+            # 1 - sigmoid(|x|) = sigmoid(x - relu(2 x)): built-in layers only, and in int8
+            # TFLite ops XNNPACK runs (the RELU fuses into the MUL; ABS, MINIMUM and a
+            # standalone RELU are not delegated, see docs/deployment.md, TFLite speed).
+            doubled = self.K.layers.Rescaling(2.0, name=self._name("double"))(x)
+            relu = self.K.layers.ReLU(name=self._name("relu"))(doubled)
+            neg_abs = self.K.layers.Subtract(name=self._name("neg_abs"))([x, relu])
+            return self.sigmoid(neg_abs)
+        return self.one_minus(self.sigmoid(x))
 
     def blend(self, lam, a, b):
         return self.add(self.multiply(lam, a), self.multiply(self.one_minus(lam), b))

@@ -9,6 +9,7 @@ import pytest
 
 from danet_tf.export import export_model, read_metadata
 from danet_tf.export.verify import Bounds
+from tests.export.test_export_formats import assert_one_xnnpack_partition
 
 
 @pytest.mark.slow
@@ -25,6 +26,10 @@ def test_qat_export_writes_verified_int8(tiny_model, crop_sets, tmp_path, capsys
     assert result.report.ok and read_metadata(out)["quantization"]["qat"] is True
     dtypes = [d["dtype"] for d in Interpreter(model_path=str(out)).get_tensor_details()]
     assert dtypes.count(np.int8) > len(dtypes) // 2
+    # Batch 1 and ops XNNPACK takes in int8: one partition (a dynamic batch computed the
+    # transposed convolutions' shapes at run time; the relu-form |z| left standalone RELUs).
+    assert list(Interpreter(model_path=str(out)).get_input_details()[0]["shape"]) == [1, 64, 64, 3]
+    assert_one_xnnpack_partition(out)
     # tfmot ran in a child process: this process's tf.keras is still Keras 3.
     assert os.environ.get("TF_USE_LEGACY_KERAS") in (None, "0", "")
 
