@@ -18,7 +18,7 @@ graph from the deployment model. Every rewrite is exact up to float rounding
   DEPTH_TO_SPACE that interleaves them; XNNPACK's TRANSPOSE_CONV ran at well under half the
   speed per MAC of its dense convolutions (docs/deployment.md, TFLite speed).
 - ``fuse_elementwise``: ``1 - sigmoid(a)`` as ``sigmoid(-a)`` (MAU's ``1 - sigmoid(|z|)`` as
-  ``sigmoid(min(z, -z))`` in float; the int8 graphs keep ABS, see ``integer_ops``); SFU's
+  ``sigmoid(min(z, -z))`` in float; the int8 graphs use another form, see ``integer_ops``); SFU's
   ``lam * a + (1 - lam) * b`` as ``b + lam * (a - b)`` (3 ops instead of 5); ``|x|`` as one
   ABS op instead of ``relu(x) + relu(-x)`` (which tfmot's QAT needs, not the converters).
 - ``fold_batchnorm``: the pre-activation BatchNorms the converters cannot fold (they read a
