@@ -213,12 +213,13 @@ class DeployOps(GraphOps):
         if not self.rewrites.fuse_elementwise:
             return super().sigmoid_complement(x, absolute)
         if absolute and self.rewrites.integer_ops:
-            # int8: -|x| = x - relu(2x), a MUL with a fused RELU and a SUB. XNNPACK has no
-            # int8 ABS, MINIMUM, MAXIMUM or standalone RELU: each of those splits the graph
-            # into separately delegated pieces with a slow builtin op between them, and
-            # the MINIMUM / MAXIMUM forms (min(x, -x)) also cost keypoint agreement, since
-            # their operands must share one quantization range (docs/deployment.md).
-            return self.sigmoid(kops.subtract(x, kops.relu(kops.multiply(x, 2.0))))
+            # int8: GraphOps's sigmoid(x - relu(2x)), a MUL with a fused RELU and a SUB.
+            # XNNPACK has no int8 ABS, MINIMUM, MAXIMUM or standalone RELU: each of those
+            # splits the graph into separately delegated pieces with a slow builtin op
+            # between them, and the MINIMUM / MAXIMUM forms (min(x, -x)) also cost keypoint
+            # agreement: the quantizer gives their operands the result's range, which
+            # clamps half of x (docs/deployment.md, TFLite speed).
+            return super().sigmoid_complement(x, absolute)
         if absolute:  # -|x| = min(x, -x): NEG + MINIMUM, cheaper than ABS
             return self.sigmoid(kops.minimum(x, self._negative(x)))
         return self.sigmoid(self._negative(x))
