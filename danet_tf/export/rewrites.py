@@ -520,8 +520,8 @@ def strided_as_space_to_depth(
     """``layer(x)`` (a stride-s convolution over at most ``max_channels`` channels) as a
     zero padding, a SPACE_TO_DEPTH by s and a stride-1 convolution with a ``ceil(k / s)``
     kernel over ``s * s`` times the channels, or None where it does not apply. Where the
-    padding is whole blocks of ``s``, it is done after the SPACE_TO_DEPTH, by the
-    convolution itself where its "same" padding matches.
+    padding is the whole blocks of ``s`` that a "same" stride-1 convolution adds, that
+    convolution does it after the SPACE_TO_DEPTH.
 
     With the kernel zero-padded to ``K = s * ceil(k / s)`` taps and ``y`` the input padded by
     the convolution's own "before" padding, ``out[i] = sum_t y[s i + t] w[t]``; writing
@@ -558,19 +558,15 @@ def strided_as_space_to_depth(
     shuffled = shuffled.reshape(kh, kw, s * s * channels, -1)
     config = layer.get_config()
     config.update(name=name("s2d_conv"), kernel_size=(kh, kw), strides=(1, 1), padding="valid")
-    if height % s or width % s or any(p % s for pair in pads for p in pair):
-        y = keras.layers.ZeroPadding2D(tuple(pads), name=name("s2d_pad"))(x)
-        z = SpaceToDepth(s, name=name("s2d"))(y)
-    else:
-        # Whole blocks of padding: pad after SPACE_TO_DEPTH, or let the convolution pad
-        # ("same" at stride 1 pads (k - 1) // 2 before, the rest after). DANet's 7x7/2 stem
-        # on 256x192 is the "same" case, which spares an int8 PAD of the image (1.1 ms).
-        blocks = [(before // s, after // s) for before, after in pads]
-        z = SpaceToDepth(s, name=name("s2d"))(x)
-        if blocks == [((k - 1) // 2, k - 1 - (k - 1) // 2) for k in (kh, kw)]:
-            config["padding"] = "same"
-        elif any(p for pair in blocks for p in pair):
-            z = keras.layers.ZeroPadding2D(tuple(blocks), name=name("s2d_pad"))(z)
+    # Where the padding is whole blocks that "same" at stride 1 would add ((k - 1) // 2
+    # before, the rest after), the convolution pads the SPACE_TO_DEPTH map itself. DANet's
+    # 7x7/2 stem on 256x192 is that case, which spares an int8 PAD of the image (1.1 ms).
+    same = [(s * ((k - 1) // 2), s * (k - 1 - (k - 1) // 2)) for k in (kh, kw)]
+    if height % s == 0 and width % s == 0 and pads == same:
+        config["padding"] = "same"
+    elif any(p for pair in pads for p in pair):
+        x = keras.layers.ZeroPadding2D(tuple(pads), name=name("s2d_pad"))(x)
+    z = SpaceToDepth(s, name=name("s2d"))(x)
     conv = keras.layers.Conv2D.from_config(config)
     out = conv(z)
     conv.set_weights([shuffled] + weights[1:])
