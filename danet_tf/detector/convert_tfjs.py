@@ -101,6 +101,52 @@ def load_graph_def(model_json: str | Path) -> tf.compat.v1.GraphDef:
     return graph_def
 
 
+_ACTIVATIONS = {b"Relu": "Relu", b"Relu6": "Relu6", b"Elu": "Elu", b"Sigmoid": "Sigmoid"}
+_CONV_ATTRS = {
+    "_FusedConv2D": ("Conv2D", ("T", "strides", "padding", "explicit_paddings", "data_format",
+                                "dilations", "use_cudnn_on_gpu")),
+    "FusedDepthwiseConv2dNative": ("DepthwiseConv2dNative", ("T", "strides", "padding",
+                                   "explicit_paddings", "data_format", "dilations")),
+}
+
+
+def split_fused_ops(graph_def: tf.compat.v1.GraphDef) -> tf.compat.v1.GraphDef:
+    """tfjs's fused convolutions (``_FusedConv2D``, ``FusedDepthwiseConv2dNative`` with
+    ``BiasAdd`` and an optional activation) as plain convolution, ``BiasAdd`` and activation
+    nodes; the last of them keeps the fused node's name, so its consumers are unchanged.
+
+    TensorFlow has no kernel for ``FusedDepthwiseConv2dNative`` (tfjs's own op), and the TFLite
+    converter does not take ``_FusedConv2D``; any other fusion raises naming the node.
+    """
+    out = tf.compat.v1.GraphDef()
+    out.versions.CopyFrom(graph_def.versions)
+    out.library.CopyFrom(graph_def.library)
+    for node in graph_def.node:
+        if node.op not in _CONV_ATTRS:
+            out.node.add().CopyFrom(node)
+            continue
+        plain, attrs = _CONV_ATTRS[node.op]
+        fused = list(node.attr["fused_ops"].list.s)
+        if not fused or fused[0] != b"BiasAdd" or len(fused) > 2 or (
+            len(fused) == 2 and fused[1] not in _ACTIVATIONS
+        ) or node.attr["num_args"].i != 1:
+            raise ValueError(f"{node.name}: fusion {fused} of {node.op} is not supported")
+        data, kernel, bias = node.input[:3]
+        conv = out.node.add(name=f"{node.name}/conv", op=plain, input=[data, kernel])
+        for key in attrs:
+            if key in node.attr:
+                conv.attr[key].CopyFrom(node.attr[key])
+        last = node.name if len(fused) == 1 else f"{node.name}/bias"
+        add = out.node.add(name=last, op="BiasAdd", input=[conv.name, bias])
+        add.attr["T"].CopyFrom(node.attr["T"])
+        if "data_format" in node.attr:
+            add.attr["data_format"].CopyFrom(node.attr["data_format"])
+        if len(fused) == 2:
+            act = out.node.add(name=node.name, op=_ACTIVATIONS[fused[1]], input=[last])
+            act.attr["T"].CopyFrom(node.attr["T"])
+    return out
+
+
 def graph_function(graph_def: tf.compat.v1.GraphDef, inputs: list[str], outputs: list[str]):
     """A concrete function ``inputs -> outputs`` of a frozen GraphDef."""
     wrapped = tf.compat.v1.wrap_function(

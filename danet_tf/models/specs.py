@@ -256,6 +256,13 @@ SPECS: dict[str, ModelSpec] = {
     "danet88_authors": _authors(_DANET88, "danet88_authors"),
     "danet98_authors": _authors(_DANET98, "danet98_authors"),
     "danet102_authors": _authors(_DANET102, "danet102_authors"),
+    # The shipped preset's row: chosen so that this project's 2-core CPU can train it on
+    # real photos (bfloat16, 128x96; docs/training.md, "The shipped preset").
+    "danet_s": ModelSpec(
+        blocks=(2, 3, 4, 4), widths=(48, 96, 160, 192), stem_channels=32, growth_rate=16,
+        bottleneck=16, decoder_channels=64, cau_units=16, default_input=(128, 96),
+        description="small DANet for CPU training and the shipped preset (not in the paper)",
+    ),
     "danet_tiny": ModelSpec(
         blocks=(1, 1, 1, 1), widths=(16, 24, 32, 32), stem_channels=16, growth_rate=8,
         bottleneck=8, decoder_channels=16, attention_kernel=3,
