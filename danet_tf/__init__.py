@@ -20,12 +20,22 @@ else:
     _KERAS_ERROR = None
     from danet_tf import layers  # noqa: F401  (registers the custom layers)
     from danet_tf.models import build_model, list_models, load_model
+    from danet_tf.presets import list_presets, load_preset
 
-    __all__ = ["build_model", "list_models", "load_model", "__version__"]
+    __all__ = [
+        "build_model",
+        "list_models",
+        "list_presets",
+        "load_model",
+        "load_preset",
+        "__version__",
+    ]
 
 
 def __getattr__(name: str):
-    if _KERAS_ERROR is not None and name in {"build_model", "list_models", "load_model"}:
+    if _KERAS_ERROR is not None and name in {
+        "build_model", "list_models", "load_model", "load_preset", "list_presets"
+    }:
         raise ImportError(
             f"danet_tf.{name} needs Keras 3 and TensorFlow, which failed to import "
             f"({_KERAS_ERROR}); on edge devices use danet_tf.codec and tflite/"

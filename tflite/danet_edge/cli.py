@@ -1,6 +1,10 @@
 """``danet-estimate``: human poses in images with an exported DANet ``.tflite`` or ``.onnx`` file.
 
-    danet-estimate MODEL.tflite IMAGE [IMAGE ...] [--box x,y,w,h ...] [--json] [--output out.jpg]
+    danet-estimate IMAGE [IMAGE ...] [--model NAME|PATH] [--int8] [--box x,y,w,h ...] [--json]
+    danet-estimate MODEL.tflite IMAGE [IMAGE ...] ...      (a model file may also come first)
+
+Without a model the default shipped preset runs (``danet_edge.presets.list_presets()``);
+``--model`` takes a preset name or a ``.tflite`` / ``.onnx`` file.
 
 Everything model-specific (input size, normalisation, decoder, keypoints, flip pairs, op
 resolver) is read from the metadata embedded in the model file. Without ``--box`` the person
@@ -50,8 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="danet-estimate", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("model", help=".tflite or .onnx model exported by danet_tf")
-    parser.add_argument("images", nargs="+", help="image files")
+    parser.add_argument(
+        "images", nargs="*", metavar="IMAGE",
+        help="image files (a .tflite / .onnx file first is the model, as --model)",
+    )
+    parser.add_argument(
+        "--model", help="a shipped preset's name or a .tflite / .onnx file exported by danet_tf "
+        "(default: the default preset)",
+    )
+    parser.add_argument(
+        "--int8", action="store_true", help="a preset's int8 file instead of its float32 one"
+    )
     parser.add_argument(
         "--box", type=parse_box, action="append", help="person box x,y,w,h (repeatable)"
     )
@@ -95,6 +108,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def split_model_argument(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Set ``args.model`` to a checked path: ``--model``, a model file given first among the
+    positional arguments, or the default preset (``--int8`` picks a preset's int8 file)."""
+    from danet_edge.presets import resolve_model
+
+    if args.images and Path(args.images[0]).suffix.lower() in (".tflite", ".onnx"):
+        if args.model is not None:
+            parser.error(f"two models: --model {args.model} and {args.images[0]}")
+        args.model = args.images.pop(0)
+    if not args.images and not args.describe:
+        parser.error("the following arguments are required: IMAGE")
+    args.model = str(resolve_model(args.model, "int8" if args.int8 else "float32"))
+
+
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import cv2
 
@@ -103,6 +130,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from danet_edge.metadata import read_metadata
     from danet_edge.topdown import TopDownPredictor
 
+    split_model_argument(args, parser)
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     if not 0.0 <= args.threshold <= 1.0:
