@@ -64,6 +64,7 @@ def build_dataset(
     num_parallel_calls: int = tf.data.AUTOTUNE,
     opencv_threads: int | None = 1,
     encode_targets: bool = True,
+    with_serial: bool = False,
     image_dtype: tf.DType | str = tf.float32,
     chunk_size: int = 8,
 ) -> tf.data.Dataset:
@@ -97,6 +98,10 @@ def build_dataset(
             instead of heatmaps, for a training step that renders them on the accelerator
             with `danet_tf.data.targets.encode_heatmaps` (saves ~0.45 CPU-ms and 835 KB of
             host-to-device copy per 256x192 sample with 4 levels).
+        with_serial: the targets also carry ``serial`` (B,) int64: how many elements this
+            pipeline had served (from ``start``, dropped samples included) when each sample
+            was planned. Training records ``start + max + 1`` with each checkpoint, so a
+            resumed run continues exactly where the stream was, whatever was dropped.
         image_dtype: float32 (default) or uint8. uint8 moves a quarter of the bytes through
             batching, prefetch and the host-to-device copy; the training step casts
             (`danet_tf.training` uses uint8 images with ``encode_targets=False``).
@@ -200,6 +205,10 @@ def build_dataset(
             targets = encode_heatmaps(kpts, transform.input_size, transform.heatmap_size, sigmas)
         else:
             targets = {"keypoints": kpts, "weights": keypoint_weights(kpts, transform.input_size)}
+        if with_serial:
+            # Elements this pipeline had served when each sample was planned (dropped ones
+            # included): a resumed run starts at the last batch's max + 1 (`start`).
+            targets["serial"] = serial
         return (image, targets, kpts) if with_keypoints else (image, targets)
 
     ds = ds.map(finish)  # in order: `account` relies on it

@@ -16,6 +16,7 @@ count) is not damaged: that is an error naming it, and nothing is moved.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 import time
@@ -26,6 +27,72 @@ import tensorflow as tf
 _CKPT = re.compile(r"^ckpt-(\d+)\.(index|data-\d+-of-\d+)$")
 _POINTER_KEYS = ("model_checkpoint_path", "all_model_checkpoint_paths",
                  "all_model_checkpoint_timestamps", "last_preserved_timestamp")
+
+
+def training_checkpoint(model, optimizer, step) -> tf.train.Checkpoint:
+    """What a training checkpoint holds: every model variable under its Keras path, the
+    optimizer and the step counter.
+
+    ``tf.train.Checkpoint(model=model)`` alone follows TensorFlow's object graph, which does
+    not enter a Keras 3 layer's *list* of sublayers (``OrthogonalAttentionBlock.dense_layers``
+    is a Keras ``TrackedList``): the trainable weights under such lists reached the
+    checkpoint only through the optimizer, and their BatchNorm moving statistics not at all,
+    so a resumed run restarted those statistics from their initial values. Keying every
+    variable by its unique path covers them all, whatever a layer's containers.
+    """
+    weights = {}
+    for v in model.weights:
+        if v.path in weights:
+            raise ValueError(f"two model variables share the path {v.path!r}")
+        weights[v.path] = v
+    return tf.train.Checkpoint(weights=weights, optimizer=optimizer, step=step)
+
+
+def legacy_checkpoint(model, optimizer, step) -> tf.train.Checkpoint:
+    """The layout of checkpoints written before :func:`training_checkpoint` (for resuming
+    them: their nested BatchNorm statistics were never saved)."""
+    return tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+
+
+def _state_path(ckpt_dir: Path, step: int) -> Path:
+    return Path(ckpt_dir) / f"ckpt-{step}.state.json"
+
+
+def write_step_state(ckpt_dir: Path, step: int, state: dict) -> None:
+    """The loop's state at ``step`` that is not a variable (the epoch's running loss sums,
+    the input stream's position), written beside ``ckpt-<step>`` before it."""
+    from danet_tf.training.atomic import atomic_write_text
+
+    Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(_state_path(ckpt_dir, step), json.dumps({"step": step, **state}))
+
+
+def read_step_state(ckpt_dir: Path, step: int | None) -> dict:
+    """What :func:`write_step_state` wrote with ``ckpt-<step>``; {} for none (a fresh run or
+    a checkpoint written before step states, which then resumes at step x batch)."""
+    if step is None:
+        return {}
+    try:
+        data = json.loads(_state_path(ckpt_dir, step).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("step") != step:
+        return {}
+    out: dict = {}
+    if isinstance(data.get("sums"), dict):
+        out["sums"] = {str(k): float(v) for k, v in data["sums"].items()}
+    if isinstance(data.get("position"), int) and data["position"] >= 0:
+        out["position"] = data["position"]
+    return out
+
+
+def prune_step_state(ckpt_dir: Path) -> None:
+    """Drop the states of checkpoints that the manager has rotated out."""
+    kept = set(checkpoint_steps(Path(ckpt_dir)))
+    for path in Path(ckpt_dir).glob("ckpt-*.state.json"):
+        m = re.match(r"ckpt-(\d+)\.state\.json$", path.name)
+        if m and int(m.group(1)) not in kept:
+            path.unlink(missing_ok=True)
 
 
 class CheckpointError(RuntimeError):
@@ -39,6 +106,7 @@ class Selection:
     damaged: dict[str, str]  # file name -> why (the files moved aside)
     moved_to: Path | None
     intact: list[int]  # steps of the restorable checkpoints kept (the chosen one included)
+    legacy: bool = False  # restored through the pre-fix layout (legacy_checkpoint)
 
     def report(self) -> str:
         if not self.damaged:
@@ -96,9 +164,10 @@ def _mismatch(err: BaseException) -> bool:
     return isinstance(err, ValueError) and "incompatible" in str(err).lower()
 
 
-def select_and_restore(ckpt: tf.train.Checkpoint, ckpt_dir: Path, *, move_damaged: bool
-                       ) -> Selection:
-    """Restore the newest checkpoint of ``ckpt_dir`` that restores into ``ckpt``.
+def select_and_restore(ckpt: tf.train.Checkpoint, ckpt_dir: Path, *, move_damaged: bool,
+                       legacy: tf.train.Checkpoint | None = None) -> Selection:
+    """Restore the newest checkpoint of ``ckpt_dir`` that restores into ``ckpt`` (or, for a
+    checkpoint of the older layout, into ``legacy``).
 
     ``move_damaged`` (the chief): move the damaged files aside and rewrite the pointer.
     Raises ``CheckpointError`` when checkpoints exist and none restores (nothing is moved
@@ -110,6 +179,7 @@ def select_and_restore(ckpt: tf.train.Checkpoint, ckpt_dir: Path, *, move_damage
     if pointer_bad:
         damaged["checkpoint"] = f"pointer file {pointer_bad}"
     chosen = None
+    used_legacy = False
     failures: dict[int, str] = {}
     for step in sorted(found, reverse=True):
         files = found[step]
@@ -118,7 +188,13 @@ def select_and_restore(ckpt: tf.train.Checkpoint, ckpt_dir: Path, *, move_damage
             failures[step] = "no .index file"
             continue
         try:
-            ckpt.restore(prefix).assert_existing_objects_matched()
+            try:
+                ckpt.restore(prefix).assert_existing_objects_matched()
+            except Exception:
+                if legacy is None or not _legacy_layout(prefix):
+                    raise
+                legacy.restore(prefix).assert_existing_objects_matched()
+                used_legacy = True
         except Exception as err:  # noqa: BLE001 - any failure means this one is unusable
             if _mismatch(err):
                 raise CheckpointError(
@@ -157,4 +233,14 @@ def select_and_restore(ckpt: tf.train.Checkpoint, ckpt_dir: Path, *, move_damage
         tf.compat.v1.train.update_checkpoint_state(
             str(ckpt_dir), f"ckpt-{chosen}", [f"ckpt-{s}" for s in intact])
     return Selection(None if chosen is None else str(ckpt_dir / f"ckpt-{chosen}"), chosen,
-                     damaged, moved_to, intact)
+                     damaged, moved_to, intact, used_legacy)
+
+
+def _legacy_layout(prefix: str) -> bool:
+    """A readable checkpoint written with :func:`legacy_checkpoint`'s layout."""
+    try:
+        names = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    except Exception:  # noqa: BLE001 - unreadable: not this case
+        return False
+    return any(n.startswith("model/") for n in names) and not any(
+        n.startswith("weights/") for n in names)

@@ -140,6 +140,7 @@ def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
             train_set, batch_size=batch, training=True, seed=seed, repeat=True, start=start,
             num_shards=num_shards, shard_index=shard,
             encode_targets=False, image_dtype=tf.uint8,  # the train step casts and renders
+            with_serial=True,  # the stream position each checkpoint records
             skip_counter=counters["train"], **common, **aug,
         )
 

@@ -149,6 +149,13 @@ class TrainLogger:
             self.step_log.write(row)
             self._scalars(step, {**logs, "samples_per_s": rate}, prefix="train/")
 
+    def epoch_logged(self, step: int) -> bool | None:
+        """Whether ``epochs.csv`` has the row of the epoch that ended at ``step`` (None when
+        this worker keeps no logs)."""
+        if not self.enabled:
+            return None
+        return any(int(float(r["step"])) == step for r in self.epoch_log.rows)
+
     def end_epoch(self, epoch: int, step: int, logs: dict[str, float],
                   skipped: dict[str, dict[str, int]] | None = None) -> None:
         if not self.enabled:

@@ -36,7 +36,16 @@ from danet_tf.data.targets import encode_heatmaps
 from danet_tf.training import runs
 from danet_tf.training.atomic import atomic_write_text, remove_stale_temporaries
 from danet_tf.training.batching import batch_plan
-from danet_tf.training.checkpoints import CheckpointError, checkpoint_steps, select_and_restore
+from danet_tf.training.checkpoints import (
+    CheckpointError,
+    checkpoint_steps,
+    legacy_checkpoint,
+    prune_step_state,
+    read_step_state,
+    select_and_restore,
+    training_checkpoint,
+    write_step_state,
+)
 from danet_tf.training.inputs import TrainInputs, build_inputs
 from danet_tf.training.logs import TrainLogger
 from danet_tf.training.losses import default_level_weights, pose_loss
@@ -304,10 +313,15 @@ def train(
     if missing:
         raise ValueError(f"model {cfg.model.name!r} has no outputs {missing}: {model.output_names}")
 
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
-    selection = select_and_restore(ckpt, ckpt_dir, move_damaged=chief)
+    ckpt = training_checkpoint(model, optimizer, step_var)
+    selection = select_and_restore(ckpt, ckpt_dir, move_damaged=chief,
+                                   legacy=legacy_checkpoint(model, optimizer, step_var))
     if selection.damaged:
         say(f"warning: {selection.report()}", flush=True)
+    if selection.legacy:
+        say(f"warning: {selection.path} predates complete checkpoints: the BatchNorm moving "
+            "statistics of layers inside dense blocks were not saved in it and restart from "
+            "their initial values (they re-adapt within a few hundred steps)", flush=True)
     start_step = int(step_var.numpy())
     if start_step > total_steps:
         raise runs.RunMismatchError(
@@ -315,6 +329,8 @@ def train(
             f"{total_steps} steps ({cfg.train.epochs} epochs x {steps_per_epoch})")
     write_dir = ckpt_dir if chief else workdir / f".worker-{worker_id(strategy)}" / "checkpoints"
     manager = tf.train.CheckpointManager(ckpt, str(write_dir), cfg.train.keep_checkpoints)
+    # The loop state saved beside the checkpoint: the epoch's loss sums, the stream position.
+    resumed = read_step_state(write_dir, selection.step)
     if chief:
         workdir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(workdir)
@@ -340,13 +356,17 @@ def train(
         f"{plan.describe(cfg.train)}, loss {cfg.train.loss}, data: "
         f"{inputs.description or inputs.num_train_samples}; work dir {workdir}", flush=True)
 
+    stream = {"start": 0, "served": 0}
+
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         # Each pipeline serves global_batch / num_input_pipelines samples per step; on resume
-        # it starts where the interrupted run's pipeline had got to.
+        # it starts where the interrupted run's pipeline had got to: the position recorded
+        # with the checkpoint (dropped samples included), else step x batch.
         batch = ctx.get_per_replica_batch_size(global_batch)
-        start = start_step * (global_batch // ctx.num_input_pipelines)
+        start = resumed.get("position", start_step * (global_batch // ctx.num_input_pipelines))
+        stream.update(start=int(start), served=int(start))
         return inputs.make_train(batch, cfg.runtime.seed, ctx.num_input_pipelines,
-                                 ctx.input_pipeline_id, start)
+                                 ctx.input_pipeline_id, int(start))
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     check_grads = policy != "mixed_float16"  # loss scaling skips non-finite steps itself
@@ -366,7 +386,12 @@ def train(
     step = start_step
     saved = selection.step or 0
     logs: dict[str, float] = {}
-    sums: dict[str, float] = {}
+    # The epoch's running loss sums travel with each checkpoint (a sidecar), so a resumed
+    # epoch reports the same means as an uninterrupted one.
+    sums: dict[str, float] = dict(resumed.get("sums", {}))
+    # The first step the sums cover: the start of the epoch they belong to (an epoch's last
+    # checkpoint holds its full sums), or the resumed step for a checkpoint without sums.
+    counted_from = (step - 1) // steps_per_epoch * steps_per_epoch if sums else step
     stopped = False
 
     def save(at: int) -> None:
@@ -376,19 +401,37 @@ def train(
             raise NonFiniteError(
                 f"non-finite weights at step {at}: not saved; the last checkpoint is step "
                 f"{saved}. Likely cause: " + _likely_cause("weights", lr, at, False, cfg))
+        write_step_state(write_dir, at, {"sums": sums, "position": stream["served"]})
         manager.save(checkpoint_number=at)
+        prune_step_state(write_dir)
         saved = at
+
+    def finish_epoch(epoch: int) -> dict[str, float]:
+        n = max(1, step - counted_from)
+        epoch_logs = {k: v / n for k, v in sums.items()}
+        epoch_logs["lr"] = float(optimizer.learning_rate)
+        epoch_logs.update(monitor.validate(epoch, step))
+        logger.end_epoch(epoch, step, epoch_logs, monitor.epoch_skips(epoch))
+        monitor.end_epoch(epoch, step, epoch_logs, builder, inputs.num_keypoints)
+        cb.on_epoch_end(epoch, dict(epoch_logs))
+        return epoch_logs
 
     lr = float(optimizer.learning_rate)
     model.stop_training = False
     cb.on_train_begin()
     try:
+        if chief and step and step % steps_per_epoch == 0 and logger.epoch_logged(step) is False:
+            # Killed between the epoch's last checkpoint and its row: validate, log and
+            # pick best.keras now, from the same weights.
+            monitor.start_epoch()
+            logs = finish_epoch(step // steps_per_epoch - 1)
         while step < total_steps and not stopped:
             epoch, in_epoch = divmod(step, steps_per_epoch)
             logger.start_epoch(epoch, cfg.train.epochs, in_epoch)
             monitor.start_epoch()
             cb.on_epoch_begin(epoch)
-            sums = {}
+            if in_epoch == 0:
+                sums, counted_from = {}, step
             for batch_index in range(in_epoch, steps_per_epoch):
                 lr = float(optimizer.learning_rate)
                 cb.on_train_batch_begin(batch_index)
@@ -396,6 +439,10 @@ def train(
                 step += 1
                 logs = {k: float(v) for k, v in out.items()}
                 grad_norm = logs.pop("grad_norm", 0.0)
+                last = int(out["serial"])
+                logs.pop("serial")
+                if last >= 0:
+                    stream["served"] = stream["start"] + last + 1
                 for what, value in (("loss", logs["loss"]), ("gradient", grad_norm)):
                     if not np.isfinite(value):
                         raise NonFiniteError(
@@ -408,7 +455,7 @@ def train(
                 logs["lr"] = lr
                 write = step % cfg.train.log_every_steps == 0 or step % steps_per_epoch == 0
                 done = step - epoch * steps_per_epoch
-                means = {k: v / (done - in_epoch) for k, v in sums.items()} | {"lr": lr}
+                means = {k: v / (step - counted_from) for k, v in sums.items()} | {"lr": lr}
                 logger.step(step, done, logs, means, global_batch, write)
                 cb.on_train_batch_end(batch_index, dict(logs))
                 if model.stop_training:
@@ -417,14 +464,7 @@ def train(
                 if step % steps_per_epoch and step % cfg.train.checkpoint_every_steps == 0:
                     save(step)
             save(step)
-            n = max(1, step - epoch * steps_per_epoch - in_epoch)
-            epoch_logs = {k: v / n for k, v in sums.items()}
-            epoch_logs["lr"] = float(optimizer.learning_rate)
-            epoch_logs.update(monitor.validate(epoch, step))
-            logger.end_epoch(epoch, step, epoch_logs, monitor.epoch_skips(epoch))
-            monitor.end_epoch(epoch, step, epoch_logs, builder, inputs.num_keypoints)
-            cb.on_epoch_end(epoch, dict(epoch_logs))
-            logs = epoch_logs
+            logs = finish_epoch(epoch)
             stopped = stopped or bool(model.stop_training)
     finally:
         logger.close()
@@ -594,6 +634,8 @@ def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights
 
     def step_fn(images, targets):
         images = tf.cast(images, tf.float32)
+        targets = dict(targets)
+        serial = targets.pop("serial", None)
         if "keypoints" in targets:
             if not level_sigmas:
                 raise ValueError("keypoint targets need level_sigmas to render heatmaps")
@@ -617,14 +659,18 @@ def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights
             else tf.constant(0.0)
         # Summed over replicas below: divide so the sum is the mean of the replicas' norms.
         out["grad_norm"] = tf.cast(norm, tf.float32) / strategy.num_replicas_in_sync
-        return out
+        last = tf.constant(-1, tf.int64) if serial is None else tf.reduce_max(serial)
+        return out, last
 
     @tf.function
     def train_step(iterator):
         images, targets = next(iterator)
-        per_replica = strategy.run(step_fn, args=(images, targets))
-        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-                for k, v in per_replica.items()}
+        per_replica, last = strategy.run(step_fn, args=(images, targets))
+        out = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+               for k, v in per_replica.items()}
+        # This worker's pipeline: the last element its replicas were served (-1: unknown).
+        out["serial"] = tf.reduce_max(tf.stack(strategy.experimental_local_results(last)))
+        return out
 
     return train_step
 

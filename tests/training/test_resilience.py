@@ -236,3 +236,24 @@ def test_kill_inside_a_log_rewrite_keeps_every_row(base, tmp_path, capsys):
     assert "\b" not in out and "\r" not in out
     assert "step 7/8 (epoch 2: 3/4) loss " in out
     assert not list(workdir.glob(".*.tmp-*"))  # the killed writer's temporary was dropped
+
+
+def test_kill_inside_the_epoch_row_rewrite_loses_no_epoch(base, tmp_path, capsys):
+    """Killed while epochs.csv gets epoch 2's row (after epoch 2's checkpoint): the rerun
+    resumes at the epoch's end and writes that row, and epoch 1's row is still there."""
+    workdir = _copy(base, tmp_path)
+    expected = _rows(workdir / "epochs.csv")
+    for name in ("ckpt-8.index", "ckpt-8.data-00000-of-00001"):
+        (workdir / "checkpoints" / name).unlink()  # resume at 6: epoch 2 is trained again
+    lines = (workdir / "epochs.csv").read_text().splitlines(keepends=True)
+    (workdir / "epochs.csv").write_text("".join(lines[:2]))  # as before epoch 2's row
+    env = subprocess_env(DANET_TF_FAULT="kill-in-rewrite:epochs.csv")
+    proc = subprocess.run([sys.executable, str(TRAIN), *_args(workdir, base[1])], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert [r["epoch"] for r in _rows(workdir / "epochs.csv")] == ["1"]
+    assert _main()(_args(workdir, base[1])) == 0
+    assert "resuming at step 8:" in capsys.readouterr().out
+    rows = _rows(workdir / "epochs.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert rows[1]["loss"] == expected[1]["loss"]  # the whole epoch's mean, as uninterrupted
