@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, UnsafeCheckpointError, CheckpointMismatchError, ValueError) as err:
         print(f"conversion FAILED: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the output directory: read-only, full, missing permissions
+        print(f"conversion FAILED: {err.strerror or err}", file=sys.stderr)
+        return 1
     source = result.source
     print(f"{args.checkpoint} (sha256 {source['sha256']})")
     print(f"  architecture: {source['architecture']}")

@@ -66,6 +66,14 @@ def convert_checkpoint(
         checkpoint, model=model, input_size=input_size, multi_scale=multi_scale,
         bgr_mean=bgr_mean, bgr_std=bgr_std,
     )  # fmt: skip
+    for weight in converted.weights:
+        value = np.asarray(weight.numpy())
+        if not np.isfinite(value).all():
+            bad = int((~np.isfinite(value)).sum())
+            raise ValueError(
+                f"{checkpoint}: {bad} non-finite value(s) in {weight.path} {list(value.shape)} "
+                "(NaN or inf in the checkpoint); nothing was written"
+            )
     x = _probe(converted)
     expected = _outputs(converted, x)
     with atomic_path(output) as tmp:

@@ -228,7 +228,8 @@ def load_coco(
             )
             if box is not None:
                 samples.append(
-                    PoseSample(image_path, int(image_id), box, kpts, int(ann.get("id", -1)))
+                    PoseSample(image_path, int(image_id), box, kpts, int(ann.get("id", -1)),
+                               (int(size[0]), int(size[1])) if all(size) else None)
                 )
     log_counts(path, counts)
     return PoseDataset(samples, info, counts, str(path))

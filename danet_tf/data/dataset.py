@@ -30,6 +30,9 @@ class PoseSample:
         keypoints: (K, 3) float32 x, y, v; v=0 unlabelled, 1 labelled but occluded,
             2 labelled and visible.
         annotation_id: id of the annotation (or the row index for MPII).
+        image_size: (width, height) the annotation file records for the image, or None. An
+            image whose decoded size differs (replaced by another photo, resized) would put
+            every keypoint in the wrong place: readers skip and count it.
     """
 
     image_path: str
@@ -37,6 +40,18 @@ class PoseSample:
     bbox: np.ndarray
     keypoints: np.ndarray
     annotation_id: int = -1
+    image_size: tuple[int, int] | None = None
+
+
+def size_mismatch(expected: tuple[int, int] | None, hw: tuple[int, ...]) -> str | None:
+    """Why a decoded image of height, width ``hw`` is not the ``expected`` (width, height)
+    one the annotations were made on, or None."""
+    if expected is None:
+        return None
+    w, h = (int(v) for v in expected)
+    if (int(hw[1]), int(hw[0])) != (w, h):
+        return f"image is {int(hw[1])}x{int(hw[0])}, the annotation file says {w}x{h}"
+    return None
 
 
 # Why a reader drops a person: FilterCounts field -> what it means (for messages).

@@ -22,7 +22,7 @@ import threading
 import numpy as np
 
 from danet_tf.data.augment import TopDownTransform, shift_matrix, source_region, warp_region
-from danet_tf.data.dataset import PoseDataset
+from danet_tf.data.dataset import PoseDataset, size_mismatch
 from danet_tf.data.images import SkipCounter, check_bytes, decode_image, jpeg_header, read_bytes
 
 SKIP, JPEG, RAW, FATAL = 0, 1, 2, 3  # how a planned sample's bytes are to be decoded
@@ -67,6 +67,9 @@ class SampleLoader:
             self.counter.skip(path, why)
             return None
         hw = header[:2] if pixels is None else pixels.shape[:2]
+        if why := size_mismatch(sample.image_size, hw):
+            self.counter.skip(path, why)
+            return None
         rng = np.random.default_rng((self.seed, position)) if self.training else None
         try:
             planned = self.transform.plan(sample, hw, rng)

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from danet_edge.codec import HeatmapCodec, KeypointInfo, authors
 from danet_edge.topdown import PROTOCOLS, TopDownPredictor
+from danet_tf.data.dataset import size_mismatch
 from danet_tf.evaluation.persons import Person
 
 # float32 RGB 0-255 (B, H, W, 3) -> heatmaps (B, h, w, K)
@@ -143,6 +144,9 @@ def predict_persons(
             continue
         if cache[0] != person.image_path:
             image, why = read(person.image_path)
+            if image is not None:
+                why = size_mismatch(person.image_size, image.shape)
+                image = None if why else image
             if image is None:
                 skipped[person.image_path] = why or "unreadable"
                 skipped_persons += 1

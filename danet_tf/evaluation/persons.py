@@ -32,6 +32,7 @@ class Person:
     scale: np.ndarray
     box_score: float = 1.0
     gt_index: int = -1
+    image_size: tuple[int, int] | None = None  # (width, height) the annotations record
 
     @property
     def area(self) -> float:
@@ -122,7 +123,7 @@ def persons_from_samples(
     out = []
     for i, s in enumerate(samples):
         center, scale = to_region(np.asarray(s.bbox, np.float64), aspect_ratio)
-        out.append(Person(s.image_path, int(s.image_id), center, scale, 1.0, i))
+        out.append(Person(s.image_path, int(s.image_id), center, scale, 1.0, i, s.image_size))
     return out
 
 
@@ -192,7 +193,9 @@ def persons_from_detections(
             continue
         center, scale = to_region(box, aspect_ratio)
         image_path = str(Path(image_dir) / img["file_name"])
-        persons.append(Person(image_path, int(image_id), center, scale, float(det["score"])))
+        size = (img.get("width"), img.get("height"))
+        persons.append(Person(image_path, int(image_id), center, scale, float(det["score"]),
+                              image_size=(int(size[0]), int(size[1])) if all(size) else None))
     counts.kept = len(persons)
     counts.unknown_image_ids = sorted(unknown, key=str)
     if not persons:

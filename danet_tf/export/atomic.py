@@ -42,11 +42,18 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
         A path in the scratch space that does not exist yet, with the target's name.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    root = target.parent / SCRATCH
-    root.mkdir(exist_ok=True)
-    remove_stale_scratch(root)
-    scratch = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        root = target.parent / SCRATCH
+        root.mkdir(exist_ok=True)
+        remove_stale_scratch(root)
+        scratch = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+    except OSError as err:
+        raise OSError(
+            err.errno,
+            f"cannot write {target}: its directory {target.parent} is not writable "
+            f"({err.strerror or err}); nothing was written",
+        ) from None
     tmp = scratch / target.name
     try:
         yield tmp

@@ -229,3 +229,34 @@ def test_bgr_statistics_option_sets_the_models_normalisation(megengine_reference
     assert _max_diff(model(x, training=False), ref["heatmaps"]) > 1e-3  # the option matters
     shifted = x + (np.asarray(alt[::-1]) - np.asarray((103.53, 116.28, 123.675))).astype("f4")
     assert _max_diff(model(shifted, training=False), ref["heatmaps"]) < TOLERANCE
+
+
+def test_a_non_finite_weight_is_refused_naming_the_tensor(megengine_reference, tmp_path):
+    def poison(state):
+        key = next(k for k in state if k.endswith("weight") and state[k].ndim == 4)
+        value = np.array(state[key], np.float32)
+        value.flat[3] = np.nan
+        state[key] = value
+
+    path = _edited(megengine_reference, tmp_path, poison)
+    with pytest.raises(ValueError, match=r"1 non-finite value\(s\) in \S+ \["):
+        convert_checkpoint(path, tmp_path / "out.keras")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edited.pkl"]  # nothing written
+
+
+def test_an_unwritable_output_directory_is_a_clear_error(megengine_reference, tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        # root ignores directory permissions: a file where the directory should be fails
+        # the same way (mkdir of the scratch space) on every machine.
+        blocker = tmp_path / "ro"
+        blocker.write_text("")
+        out = blocker / "sub" / "x.keras"
+    else:
+        (tmp_path / "ro").mkdir()
+        (tmp_path / "ro").chmod(0o500)
+        out = tmp_path / "ro" / "x.keras"
+    with pytest.raises(OSError, match=r"cannot write .*x\.keras: its directory .* is not writable"):
+        convert_checkpoint(megengine_reference / "tiny.pkl", out)
+    assert not out.exists()

@@ -74,6 +74,25 @@ def _missing_message(path: Path) -> str:
     )
 
 
+def check_recorded_sha256(path: Path) -> None:
+    """Refuse ``path`` when a ``<path>.sha256`` beside it (written when the file was made)
+    records another digest: a damaged detector would find no one, silently."""
+    import hashlib
+
+    sidecar = path.with_name(path.name + ".sha256")
+    if not sidecar.is_file():
+        return
+    fields = sidecar.read_text().split()
+    if not fields:
+        raise ValueError(f"{sidecar} is empty: remake the detector (danet-fetch-detector --force)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != fields[0].lower():
+        raise ValueError(
+            f"detector {path} has sha256 {digest}, but {sidecar.name} records {fields[0]}: the "
+            "file is damaged; remake it with danet-fetch-detector --force"
+        )
+
+
 def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Greedy non-maximum suppression; indices of the kept boxes, by decreasing score."""
     order = np.argsort(-scores, kind="stable")
@@ -135,6 +154,7 @@ class PersonDetector:
         path = Path(model_path) if model_path is not None else default_detector_path()
         if not path.is_file():
             raise DetectorNotFoundError(_missing_message(path))
+        check_recorded_sha256(path)
         self.model_path = path
         self.score_threshold = float(score_threshold)
         self.nms_iou = float(nms_iou)

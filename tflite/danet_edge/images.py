@@ -10,7 +10,9 @@ Two styles over the same checks:
 
 The checks: a missing or unreadable file, an empty file, a JPEG without its end-of-image
 marker or a PNG without its IEND chunk (OpenCV decodes a truncated JPEG into a half-grey
-picture without complaint), and bytes OpenCV cannot decode (not an image, corrupt, or more
+picture without complaint), a JPEG whose scan libjpeg reports as corrupt ("Corrupt JPEG
+data", "Premature end of JPEG file": OpenCV returns a partly grey picture and only that
+warning on stderr says so), and bytes OpenCV cannot decode (not an image, corrupt, or more
 pixels than OpenCV's limit). Every image comes back as 8-bit, 3 channels: OpenCV's
 IMREAD_COLOR turns grayscale into 3 channels, drops alpha and scales 16-bit data to 8 bits.
 The order is OpenCV's BGR by default (as ``cv2.imread``); ``rgb=True`` decodes straight to
@@ -20,6 +22,9 @@ stored pixel grid; ``apply_orientation=True`` applies it as ``cv2.imread`` does.
 
 from __future__ import annotations
 
+import os
+import tempfile
+import threading
 from pathlib import Path
 
 import cv2
@@ -42,6 +47,30 @@ _JPEG_EOI = b"\xff\xd9"
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"IEND"
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
+# libjpeg's warnings for a damaged scan: OpenCV still returns a picture (grey where the data
+# was bad) and only libjpeg's message on stderr says so.
+_JPEG_CORRUPT = ("Corrupt JPEG data", "Premature end of JPEG file")
+_STDERR_LOCK = threading.Lock()
+
+
+def _imdecode_jpeg(buf: np.ndarray, flags: int) -> tuple[np.ndarray | None, str]:
+    """``cv2.imdecode`` with libjpeg's stderr messages captured (and passed on unless they
+    are the corrupt-data warnings the caller acts on)."""
+    with _STDERR_LOCK, tempfile.TemporaryFile() as capture:
+        saved = os.dup(2)
+        try:
+            os.dup2(capture.fileno(), 2)
+            image = cv2.imdecode(buf, flags)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode("utf-8", "replace")
+    other = "".join(ln for ln in text.splitlines(keepends=True)
+                    if not ln.startswith(_JPEG_CORRUPT))  # fmt: skip
+    if other:
+        os.write(2, other.encode())
+    return image, text
 
 
 class ImageReadError(ValueError):
@@ -121,7 +150,15 @@ def decode_image(
     if why:
         return None, why
     try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), _flags(rgb, apply_orientation))
+        buf, flags = np.frombuffer(data, np.uint8), _flags(rgb, apply_orientation)
+        if data[:2] == _JPEG_SOI:
+            image, messages = _imdecode_jpeg(buf, flags)
+            warning = next((ln for ln in messages.splitlines() if ln.startswith(_JPEG_CORRUPT)),
+                           None)
+            if warning is not None:
+                return None, f"corrupt JPEG data (libjpeg: {warning.strip()})"
+        else:
+            image = cv2.imdecode(buf, flags)
     except cv2.error as exc:  # e.g. a header announcing more pixels than OpenCV allows
         return None, f"not a decodable image ({str(exc).strip().splitlines()[-1][:120]})"
     if image is None or image.size == 0:

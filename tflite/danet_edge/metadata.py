@@ -24,6 +24,7 @@ the artifact passed).
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zipfile
 from collections.abc import Mapping
@@ -110,6 +111,32 @@ def check_metadata(meta: Any, where: str = "metadata") -> dict[str, Any]:
         and all(isinstance(v, int) and v > 0 for v in size)
     ):
         raise MetadataError(f"{where}: input.size must be [height, width], got {size!r}")
+    out_size = meta["output"]["size"]
+    if not (isinstance(out_size, list) and len(out_size) == 2
+            and all(isinstance(v, int) and v > 0 for v in out_size)):  # fmt: skip
+        raise MetadataError(f"{where}: output.size must be [height, width] > 0, got {out_size!r}")
+    norm = meta["input"].get("normalization") or {}
+    for key in ("mean", "std"):
+        values = norm.get(key)
+        if values is None:
+            continue
+        if not (isinstance(values, list) and len(values) == 3
+                and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+                and (key == "mean" or min(values) > 0)):  # fmt: skip
+            raise MetadataError(
+                f"{where}: input.normalization.{key} must be 3 finite numbers"
+                f"{' > 0' if key == 'std' else ''}, got {values!r}"
+            )
+    k = len(meta["keypoints"]["names"])
+    pairs = meta["keypoints"].get("flip_pairs") or []
+    flat = [j for pair in pairs for j in (pair if isinstance(pair, list) else [pair])]
+    if (any(not isinstance(p, list) or len(p) != 2 for p in pairs)
+            or any(not isinstance(j, int) or not 0 <= j < k for j in flat)
+            or len(set(flat)) != len(flat)):  # fmt: skip
+        raise MetadataError(
+            f"{where}: keypoints.flip_pairs {pairs!r} must pair distinct joints of 0..{k - 1}, "
+            "each joint at most once"
+        )
     return meta
 
 

@@ -244,7 +244,7 @@ class TopDownPredictor:
             boxes, box_scores = self.detector(bgr)
         elif boxes is None or len(boxes) == 0:
             boxes = [[0.0, 0.0, float(image.shape[1]), float(image.shape[0])]]
-        boxes = check_boxes(boxes)
+        boxes = check_boxes(boxes, image.shape[:2])
         box_scores = (
             np.ones(len(boxes), np.float32)
             if box_scores is None
@@ -286,8 +286,14 @@ class TopDownPredictor:
 PoseEstimator = TopDownPredictor
 
 
-def check_boxes(boxes: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
-    """(N, 4) float32 finite boxes x, y, w, h with w, h > 0; raises naming the bad box."""
+def check_boxes(
+    boxes: Sequence[Sequence[float]] | np.ndarray, image_hw: tuple[int, int] | None = None
+) -> np.ndarray:
+    """(N, 4) float32 finite boxes x, y, w, h with w, h > 0; raises naming the bad box.
+
+    With ``image_hw`` (the image's height, width) a box must also be at least one pixel wide
+    and tall and overlap the image; a box partly outside is clipped to the image.
+    """
     try:
         arr = np.asarray(boxes, dtype=np.float32)
     except (TypeError, ValueError):
@@ -300,7 +306,21 @@ def check_boxes(boxes: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"box {i} {arr[i].tolist()} must be finite with w, h > 0")
-    return arr
+    if image_hw is None:
+        return arr
+    h, w = (float(v) for v in image_hw[:2])
+    for i, (x, y, bw, bh) in enumerate(arr.astype(np.float64)):
+        if bw < 1 or bh < 1:
+            raise ValueError(f"box {i} {arr[i].tolist()} is under one pixel wide or tall")
+        if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
+            raise ValueError(
+                f"box {i} {arr[i].tolist()} has no pixel in the {int(w)}x{int(h)} image"
+            )
+    x0 = np.clip(arr[:, 0], 0, w)
+    y0 = np.clip(arr[:, 1], 0, h)
+    x1 = np.clip(arr[:, 0].astype(np.float64) + arr[:, 2], 0, w)
+    y1 = np.clip(arr[:, 1].astype(np.float64) + arr[:, 3], 0, h)
+    return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).astype(np.float32)
 
 
 def codec_from_metadata(metadata: Mapping[str, Any]) -> HeatmapCodec:

@@ -87,6 +87,13 @@ class KeypointInfo:
             bad = [p for p in pairs if not (0 <= p[0] < k and 0 <= p[1] < k)]
             if bad:
                 raise ValueError(f"{kind} {bad!r} out of range for {k} keypoints")
+        flat = [j for pair in self.flip_pairs for j in pair]
+        repeated = sorted({j for j in flat if flat.count(j) > 1})
+        if repeated:
+            raise ValueError(
+                f"flip_pairs {list(self.flip_pairs)} name joint(s) {repeated} more than once: "
+                "a flip must swap distinct joints"
+            )
         if self.sigmas is not None:
             sigmas = tuple(float(s) for s in self.sigmas)
             if len(sigmas) != k:
