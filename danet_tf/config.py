@@ -41,6 +41,10 @@ class ModelConfig:
     input_size: tuple[int, int] = _spec((256, 192), min=32)
     # None: as many as the training annotations' category defines.
     num_keypoints: int | None = _spec(None, min=1)
+    # A fresh run (no checkpoint yet) starts from these weights instead of random ones: a
+    # ``.weights.h5`` of the training (multi-scale) model, as `danet_tf.training.snapshot`
+    # writes from a run's newest checkpoint. Ignored once the run has a checkpoint.
+    init_weights: str | None = None
 
 
 @dataclass

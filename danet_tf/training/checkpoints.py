@@ -45,13 +45,15 @@ def training_checkpoint(model, optimizer, step) -> tf.train.Checkpoint:
         if v.path in weights:
             raise ValueError(f"two model variables share the path {v.path!r}")
         weights[v.path] = v
-    return tf.train.Checkpoint(weights=weights, optimizer=optimizer, step=step)
+    parts = {"weights": weights, "optimizer": optimizer, "step": step}
+    return tf.train.Checkpoint(**{k: v for k, v in parts.items() if v is not None})
 
 
 def legacy_checkpoint(model, optimizer, step) -> tf.train.Checkpoint:
     """The layout of checkpoints written before :func:`training_checkpoint` (for resuming
     them: their nested BatchNorm statistics were never saved)."""
-    return tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    parts = {"model": model, "optimizer": optimizer, "step": step}
+    return tf.train.Checkpoint(**{k: v for k, v in parts.items() if v is not None})
 
 
 def _state_path(ckpt_dir: Path, step: int) -> Path:

@@ -82,6 +82,18 @@ def default_model_builder(cfg: Config, num_keypoints: int) -> keras.Model:
     )
 
 
+def _init_weights(model: keras.Model, path: str) -> None:
+    """Load ``model.init_weights`` into a fresh training model, or raise naming the file."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"model.init_weights: {path} does not exist")
+    if not str(path).endswith(".weights.h5"):
+        raise ValueError(f"model.init_weights: {path} is not a .weights.h5 file")
+    try:
+        model.load_weights(path)
+    except ValueError as err:
+        raise ValueError(f"model.init_weights: {path} does not fit {model.name}: {err}") from None
+
+
 def check_model_name(name: str) -> None:
     import danet_tf
 
@@ -323,6 +335,9 @@ def train(
             "statistics of layers inside dense blocks were not saved in it and restart from "
             "their initial values (they re-adapt within a few hundred steps)", flush=True)
     start_step = int(step_var.numpy())
+    if selection.path is None and cfg.model.init_weights:
+        _init_weights(model, cfg.model.init_weights)
+        say(f"initial weights: {cfg.model.init_weights}", flush=True)
     if start_step > total_steps:
         raise runs.RunMismatchError(
             f"{workdir}: the checkpoint is at step {start_step}, past this config's "

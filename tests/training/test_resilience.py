@@ -257,3 +257,27 @@ def test_kill_inside_the_epoch_row_rewrite_loses_no_epoch(base, tmp_path, capsys
     rows = _rows(workdir / "epochs.csv")
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert rows[1]["loss"] == expected[1]["loss"]  # the whole epoch's mean, as uninterrupted
+
+
+def test_weights_only_snapshot_restarts_a_run_from_the_same_weights(base, tmp_path, capsys):
+    """A run whose work directory is lost goes on from a committed snapshot of its newest
+    checkpoint (model.init_weights): the fresh run starts from exactly those weights."""
+    import danet_tf
+    from danet_tf.config import load_config
+    from danet_tf.training.snapshot import write_snapshot
+    from danet_tf.training.trainer import _init_weights, default_model_builder
+
+    workdir = _copy(base, tmp_path)
+    snap = tmp_path / "snap" / "run.weights.h5"
+    assert write_snapshot(workdir, snap) == 8
+    model = default_model_builder(load_config(workdir / "config.yaml"), 17)
+    _init_weights(model, str(snap))
+    final = {w.path: w.numpy() for w in danet_tf.load_model(workdir / "final.keras").weights}
+    restored = {w.path: w.numpy() for w in model.weights}
+    assert final and all(np.array_equal(restored[k], v) for k, v in final.items())
+    with pytest.raises(FileNotFoundError, match="model.init_weights: .*missing.weights.h5"):
+        _init_weights(model, str(tmp_path / "missing.weights.h5"))
+    fresh = tmp_path / "fresh"
+    assert _main()(_args(fresh, base[1], "--epochs", "1", "--set",
+                         f"model.init_weights={snap}")) == 0
+    assert f"initial weights: {snap}" in capsys.readouterr().out
