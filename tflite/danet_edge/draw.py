@@ -41,6 +41,33 @@ def draw_text(image: np.ndarray, text: str, origin: tuple[int, int], scale: floa
     cv2.putText(image, text, origin, font, scale, (255, 255, 255), thick, cv2.LINE_AA)
 
 
+class LabelPlacer:
+    """Places score labels where they overlap no label placed before (tries four spots
+    around the point; a label that fits nowhere is left out rather than drawn over another)."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+        self.thick = max(1, round(scale * 2)) + 2
+        self.taken: list[tuple[int, int, int, int]] = []
+
+    def place(self, image: np.ndarray, text: str, anchor: tuple[int, int], gap: int) -> bool:
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, self.scale, self.thick)
+        x, y = anchor
+        h, w = image.shape[:2]
+        for ox, oy in ((x + gap, y - gap), (x + gap, y + gap + th), (x - gap - tw, y - gap),
+                       (x - gap - tw, y + gap + th)):  # fmt: skip
+            rect = (ox, oy - th, ox + tw, oy + base)
+            if rect[0] < 0 or rect[1] < 0 or rect[2] > w or rect[3] > h:
+                continue
+            if any(not (rect[2] <= r[0] or r[2] <= rect[0] or rect[3] <= r[1] or r[3] <= rect[1])
+                   for r in self.taken):  # fmt: skip
+                continue
+            self.taken.append(rect)
+            draw_text(image, text, (ox, oy), self.scale)
+            return True
+        return False
+
+
 def draw_poses(
     image: np.ndarray,
     poses,
@@ -56,18 +83,19 @@ def draw_poses(
         names: keypoint names (they decide left/right colours).
         skeleton: index pairs of the limbs.
         score_threshold: joints (and limbs) below this confidence are not drawn.
-        show_scores: label joints with their confidence and boxes with their score.
+        show_scores: label joints with their confidence and boxes with their score (labels
+            never overlap: one that fits nowhere near its point is left out).
     """
     out = image.copy()
     unit = max(1, round(max(image.shape[:2]) / 400))
-    label_scale = 0.35 * unit
+    labels = LabelPlacer(0.35 * unit)
     for box, box_score, kpts, scores in zip(
         poses.boxes, poses.box_scores, poses.keypoints, poses.scores, strict=True
     ):
         x, y, w, h = (int(round(v)) for v in box)
-        cv2.rectangle(out, (x, y), (x + w, y + h), BOX, unit)
+        cv2.rectangle(out, (x, y), (x + w, y + h), BOX, 1, cv2.LINE_AA)  # thinner than limbs
         if show_scores:
-            draw_text(out, f"{float(box_score):.2f}", (x + 2, y + int(14 * unit)), label_scale)
+            labels.place(out, f"{float(box_score):.2f}", (x, y + 2), 2)
         for a, b in skeleton:
             if scores[a] >= score_threshold and scores[b] >= score_threshold:
                 pa = tuple(int(round(v)) for v in kpts[a])
@@ -80,5 +108,5 @@ def draw_poses(
             cv2.circle(out, p, 2 * unit + 2, (0, 0, 0), -1, cv2.LINE_AA)
             cv2.circle(out, p, 2 * unit + 1, _color(name), -1, cv2.LINE_AA)
             if show_scores:
-                draw_text(out, f"{s:.2f}", (p[0] + 4, p[1] - 4), label_scale)
+                labels.place(out, f"{s:.2f}", p, 4)
     return out
