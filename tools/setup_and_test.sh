@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash tools/setup.sh
 .venv/bin/ruff check danet_tf tools tflite tests
 export DANET_DATA="${DANET_DATA:-$(cd .. && pwd)/shared/data}"
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# -rs: why each skipped test skipped; --durations=25: the slowest tests stay visible.
+exec .venv/bin/python -m pytest -q -rs --durations=25 -p no:cacheprovider "$@"

@@ -81,7 +81,8 @@ def run_demo(
     detections = None if dets is None else detections_for(dets)
     predictor = load_topdown(model, num_threads, detector=detector)
     if is_video:
-        return _video(predictor, source, output, boxes, detections, threshold, show_scores)
+        return _video(predictor, source, output, boxes, detections, threshold, show_scores,
+                      model)
     image = load_image(source)
     key = int(source.stem) if source.stem.isdigit() else source.name
     frame_boxes = _boxes_for(detections, key, boxes)
@@ -91,16 +92,36 @@ def run_demo(
     drawn = draw_poses(image, poses, predictor.names, predictor.skeleton, threshold, show_scores)
     if not cv2.imwrite(str(output), drawn):
         raise OSError(f"cannot write {output}")
-    return {"frames": 1, "persons": len(poses), "timings_ms": poses.timings_ms}
+    _note_low_confidence(float(np.max(poses.scores)) if len(poses) else None, model)
+    return {"frames": 1, "persons": len(poses),
+            "timings_ms": {k: round(v, 2) for k, v in poses.timings_ms.items()}}
 
 
-def _video(predictor, source: Path, output: Path, boxes, dets, threshold, show_scores) -> dict[str, Any]:
+def _note_low_confidence(best: float | None, model: str | Path) -> None:
+    """Say once on stderr when no joint reached the confidence of a model that sees people."""
+    from danet_edge.presets import confidence_note
+
+    if best is None:
+        return
+    meta = None
+    try:
+        from danet_edge.metadata import read_metadata
+
+        meta = read_metadata(model)
+    except (OSError, ValueError):
+        pass
+    if note := confidence_note(best, model, meta):
+        print(note, file=sys.stderr)
+
+
+def _video(predictor, source: Path, output: Path, boxes, dets, threshold, show_scores,
+           predictor_path) -> dict[str, Any]:
     reader = cv2.VideoCapture(str(source))
     if not reader.isOpened():
         raise ValueError(f"cannot open video {source} (not a video OpenCV can read)")
     fps = reader.get(cv2.CAP_PROP_FPS) or 25.0
     expected = int(reader.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    writer, frames, persons, skipped, model_ms = None, 0, 0, 0, 0.0
+    writer, frames, persons, skipped, model_ms, best = None, 0, 0, 0, 0.0, -1.0
     try:
         while True:
             ok, frame = reader.read()
@@ -121,6 +142,8 @@ def _video(predictor, source: Path, output: Path, boxes, dets, threshold, show_s
                                         threshold, show_scores))  # fmt: skip
                 persons += len(poses)
                 model_ms += poses.timings_ms["model"]
+                if len(poses):
+                    best = max(best, float(np.max(poses.scores)))
             frames += 1
     finally:
         reader.release()
@@ -133,7 +156,8 @@ def _video(predictor, source: Path, output: Path, boxes, dets, threshold, show_s
               "written undrawn", file=sys.stderr)  # fmt: skip
     summary = {"frames": frames, "frames_expected": expected, "persons": persons,
                "frames_without_detections": skipped,
-               "model_ms_per_frame": model_ms / max(1, frames - skipped)}  # fmt: skip
+               "model_ms_per_frame": round(model_ms / max(1, frames - skipped), 2)}  # fmt: skip
+    _note_low_confidence(best if best >= 0 else None, predictor_path)
     if expected and frames < expected:
         raise DemoError(
             f"video {source} ended after {frames} of {expected} frames (damaged?); the "

@@ -124,6 +124,7 @@ def split_model_argument(args: argparse.Namespace, parser: argparse.ArgumentPars
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import cv2
+    import numpy as np
 
     from danet_edge.draw import draw_poses
     from danet_edge.images import load_image
@@ -159,8 +160,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     )
     images = [(path, load_image(path)) for path in args.images]  # all checked before any work
     results = []
+    best = 0.0
     for path, image in images:
         poses = predictor(image, args.box)
+        if len(poses):
+            best = max(best, float(np.max(poses.scores)))
         results.append({"image": str(path), "timings_ms": _rounded(poses.timings_ms),
                         "persons": poses.to_json(predictor.names)})  # fmt: skip
         if not args.json:
@@ -170,6 +174,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                                show_scores=not args.no_scores)  # fmt: skip
             if not cv2.imwrite(str(output), drawn):
                 raise OSError(f"cannot write {output}")
+    from danet_edge.presets import confidence_note
+
+    if any(len(r["persons"]) for r in results) and (note := confidence_note(
+            best, args.model, read_metadata(args.model))):  # fmt: skip
+        print(note, file=sys.stderr)
     if args.json:
         report = {"model": {"path": args.model, "threads": args.threads, **predictor.describe()},
                   "detector": None if detector is None else describe_detector(detector)}  # fmt: skip

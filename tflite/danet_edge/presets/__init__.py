@@ -126,3 +126,37 @@ __all__ = [
     "preset_info",
     "resolve_model",
 ]
+
+
+LOW_CONFIDENCE = 0.3
+
+
+def describe_model(path: str | Path, metadata: dict[str, Any] | None = None) -> str:
+    """``preset 'NAME' (what it was trained on)`` for a shipped preset's file, else the file
+    and the model row and weights its metadata names."""
+    path = Path(path).resolve()
+    for name in list_presets():
+        files = preset_info(name)["files"]
+        if any(path == (PRESET_DIR / files[k]["file"]).resolve() for k in EDGE_KINDS if k in files):
+            data = preset_info(name).get("training", {}).get("data", {})
+            return f"preset {name!r} (trained on {', '.join(data) or 'real photos'})"
+    source = (metadata or {}).get("source") or {}
+    parts = [str(source[k]) for k in ("model", "weights") if source.get(k)]
+    return f"{path.name}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def confidence_note(max_score: float, path: str | Path, metadata=None) -> str | None:
+    """A one-line note for stderr when no joint reached :data:`LOW_CONFIDENCE`: the model
+    probably does not see people in this input (an untrained or synthetic-data model)."""
+    if not max_score < LOW_CONFIDENCE:
+        return None
+    text = (f"note: {describe_model(path, metadata)} is not confident here: no joint reached "
+            f"confidence {LOW_CONFIDENCE} (best {max_score:.2f}); its poses are guesses.")
+    default = default_preset()
+    if default is not None and not describe_model(path, metadata).startswith("preset"):
+        text += (f" The shipped preset {default!r} was trained on real photos: leave out the "
+                 "model (or --model " + default + ") to use it.")
+    return text
+
+
+__all__ += ["LOW_CONFIDENCE", "confidence_note", "describe_model"]
