@@ -116,5 +116,31 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if cfg.runtime.verbose and result.final_model is not None:
         print(f"done: {result.step}/{result.total_steps} steps; final model: {result.final_model}")
+        print(next_steps(cfg, result))
     return 0
+
+
+def next_steps(cfg, result) -> str:
+    """What the run made and what to do with it, for the last lines of a run."""
+    workdir = result.workdir
+    lines = ["made:"]
+    for name, what in (("curves.png", "loss and validation curves"),
+                       ("predictions", "predictions on validation crops per epoch, ground "
+                        "truth as green rings, predictions as red dots (legend in the picture)"),
+                       ("best.keras", "the best epoch by the validation metric"),
+                       ("epochs.csv", "one row per epoch")):  # fmt: skip
+        if (workdir / name).exists():
+            lines.append(f"  {workdir / name}: {what}")
+    logs = result.last_logs or {}
+    metric = next((k for k in ("val_AP", "val_pck@0.05") if k in logs), None)
+    if metric is not None:
+        on = ("the embedded synthetic stick figures, not photographs"
+              if cfg.data.annotations is None else f"the first {cfg.train.val_samples} "
+              f"persons of {cfg.data.val_annotations or cfg.data.annotations}")
+        lines.append(f"final {metric} {logs[metric]:.3f}: measured on {on}")
+    lines.append(f"next: danet-demo PHOTO --model {result.final_model} --output out.jpg")
+    if cfg.data.annotations is None:
+        lines.append("  (a model of stick figures does not see people: danet-demo PHOTO "
+                     "--output out.jpg runs the shipped preset, trained on real photos)")
+    return "\n".join(lines)
 

@@ -80,7 +80,8 @@ def write_curves(workdir: Path, metric: str | None) -> Path:
 def overlay_grid(images: np.ndarray, gt: np.ndarray, pred: np.ndarray,
                  skeleton: tuple[tuple[int, int], ...] = (), scale: int = 2) -> np.ndarray:
     """(N, H, W, 3) RGB crops, ground truth (N, K, 3) and predictions (N, K, 2) in crop
-    pixels -> one (rows * H * scale, cols * W * scale, 3) uint8 RGB picture."""
+    pixels -> one uint8 RGB picture: a legend line over (rows * H * scale, cols * W * scale)
+    tiles. Ground truth: green rings; predictions: red dots joined by red limbs."""
     import cv2
 
     n = len(images)
@@ -106,7 +107,21 @@ def overlay_grid(images: np.ndarray, gt: np.ndarray, pred: np.ndarray,
             cv2.circle(tile, (int(x), int(y)), 2, (255, 0, 0), -1, cv2.LINE_AA)
         r, c = divmod(i, cols)
         grid[r * H:(r + 1) * H, c * W:(c + 1) * W] = tile
-    return grid
+    return np.concatenate([legend(grid.shape[1]), grid], axis=0)
+
+
+def legend(width: int) -> np.ndarray:
+    """A black strip saying which marks are which, as wide as the grid (text cut to fit)."""
+    import cv2
+
+    strip = np.zeros((18, width, 3), np.uint8)
+    cv2.circle(strip, (8, 9), 4, (0, 255, 0), 1, cv2.LINE_AA)
+    cv2.putText(strip, "ground truth", (16, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255),
+                1, cv2.LINE_AA)
+    cv2.circle(strip, (100, 9), 3, (255, 0, 0), -1, cv2.LINE_AA)
+    cv2.putText(strip, "prediction", (108, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return strip
 
 
 def write_png(path: Path, rgb: np.ndarray) -> Path:

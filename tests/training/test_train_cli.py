@@ -177,3 +177,33 @@ def test_kill9_at_several_moments_then_resume_is_bit_exact(tmp_path):
     assert recorded["level_sigmas"] == run_codec(cfg).level_sigmas
     assert recorded["padding"] == cfg.data.box_padding and recorded["input_size"] == [64, 64]
     assert recorded_codec(killed / "final.keras").to_dict() == recorded
+
+
+def test_the_last_lines_say_what_was_made_and_what_to_do_next(tmp_path):
+    from types import SimpleNamespace
+
+    from danet_tf.config import Config
+    from danet_tools.train import next_steps
+
+    (tmp_path / "curves.png").write_bytes(b"")
+    (tmp_path / "predictions").mkdir()
+    result = SimpleNamespace(workdir=tmp_path, final_model=tmp_path / "final.keras",
+                             last_logs={"val_AP": 0.145, "loss": 1.0})
+    text = next_steps(Config(), result)  # the demo: synthetic data
+    assert f"{tmp_path / 'curves.png'}: loss and validation curves" in text
+    assert "green rings" in text and "red dots" in text
+    assert "final val_AP 0.145: measured on the embedded synthetic stick figures" in text
+    assert f"next: danet-demo PHOTO --model {tmp_path / 'final.keras'} --output out.jpg" in text
+    assert "runs the shipped preset" in text
+
+
+def test_prediction_overlays_carry_a_legend():
+    import numpy as np
+
+    from danet_tf.training.pictures import overlay_grid
+
+    images = np.zeros((2, 32, 24, 3), np.float32)
+    kpts = np.zeros((2, 17, 3), np.float32)
+    grid = overlay_grid(images, kpts, np.full((2, 17, 2), -50.0), scale=2)  # marks off-tile
+    assert grid.shape == (18 + 64, 2 * 48, 3)
+    assert grid[:18].any() and not grid[18:].any()  # the legend is drawn above the tiles
