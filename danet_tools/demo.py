@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from danet_edge.cli import parse_box
 from danet_tools import quiet_tensorflow
@@ -38,13 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-scores", action="store_true", help="do not label joints and boxes")
     parser.add_argument("--detector", help="person detector .tflite (default: the installed one)")
     args = parser.parse_args(argv)
-    quiet_tensorflow()
-    from danet_tf.export.demo import DemoError, run_demo
+    from danet_edge.demo import VIDEO_SUFFIXES, DemoError, needs_tensorflow, run_demo
 
     try:
+        # Everything the user typed is checked before any model (or TensorFlow) loads.
+        from danet_edge.cli import IMAGE_SUFFIXES, check_output_path
         from danet_edge.presets import resolve_model
 
+        if not Path(args.source).is_file():
+            raise FileNotFoundError(f"input {args.source} does not exist")
+        video = Path(args.source).suffix.lower() in VIDEO_SUFFIXES
+        check_output_path(args.output, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES)
         model = str(resolve_model(args.model, "int8" if args.int8 else "float32"))
+        if needs_tensorflow(model):
+            quiet_tensorflow()
         detector = None
         if args.box is None and args.dets is None:
             from danet_edge.cli import load_detector

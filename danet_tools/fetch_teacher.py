@@ -21,7 +21,7 @@ TEACHERS = ("movenet_thunder", "movenet_lightning")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="danet-fetch-teacher", description=__doc__.split("\n\n")[0]
+        description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--teacher", choices=TEACHERS, action="append",
                         help="which teacher to make (default: both)")

@@ -1,11 +1,11 @@
 """Label real photos with human keypoints plus an offline teacher's (MoveNet) for training.
 
-The ``danet-label`` command (``python tools/pseudo_label.py --help``): danet_tools/label.py holds it.
+The ``danet-label`` command (``python tools/pseudo_label.py --help``): danet_tools/pseudo_label.py holds it.
 """
 
 import sys
 
-from danet_tools.label import main
+from danet_tools.pseudo_label import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
     python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q --upgrade pip "setuptools>=77"
 # The TensorFlow-free edge distribution first (danet_tf depends on it), both editable.
 .venv/bin/python -m pip install -q -e "./tflite[onnx]"
 .venv/bin/python -m pip install -q -e ".[test]"

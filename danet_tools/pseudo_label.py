@@ -51,7 +51,7 @@ def _range(text: str) -> tuple[int, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="danet-label", description=__doc__.split("\n\n")[0],
+        description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", default=os.environ.get("DANET_DATA", "../shared/data"),
