@@ -33,3 +33,13 @@ def test_a_preset_file_is_described_by_its_name_and_data():
     assert presets.confidence_note(0.31, presets.preset_file(name)) is None
     note = presets.confidence_note(0.1, presets.preset_file(name))
     assert note.startswith(f"note: preset {name!r}") and "shipped preset" not in note
+
+
+def test_without_a_detector_the_note_names_the_installed_command(tmp_path, monkeypatch, capsys):
+    from danet_edge.cli import load_detector
+
+    monkeypatch.setenv("DANET_DETECTOR", str(tmp_path / "none.tflite"))
+    assert load_detector(None) is None
+    err = capsys.readouterr().err
+    assert "danet-fetch-detector" in err and str(tmp_path / "none.tflite") in err
+    assert "tools/fetch_detector.py" not in err

@@ -103,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _run(args, parser)
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as cat does
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (OSError, ValueError, ImportError) as err:  # MetadataError is a ValueError
         print(f"danet-estimate: error: {err}", file=sys.stderr)
         return 2
@@ -209,7 +214,8 @@ def load_detector(path: str | None, threads: int = 1, **settings):
         if not Path(default_detector_path()).is_file():
             print(
                 "note: no person detector installed, so each image is one person; "
-                "install one with `python tools/fetch_detector.py` or pass --box",
+                "make one with `danet-fetch-detector` where danet_tf (TensorFlow) is installed "
+                f"and copy it to {default_detector_path()} (or set DANET_DETECTOR), or pass --box",
                 file=sys.stderr,
             )
             return None
