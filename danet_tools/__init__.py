@@ -9,12 +9,9 @@ uses the standard library and ``danet_edge`` only, so ``--help`` answers without
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
-import tempfile
-from collections.abc import Iterator
 
 # TensorFlow's start-up lines that say nothing to a user of these commands: the GPU probe of
 # a CPU-only machine (cudart stub, cuInit), the CPU instruction notice, absl's note that it
@@ -57,28 +54,9 @@ def quiet_tensorflow() -> None:
         tf.config.list_physical_devices()
 
 
-@contextlib.contextmanager
-def _filtered_stderr() -> Iterator[None]:
+def _filtered_stderr():
     """Capture file descriptor 2 (C++ logging writes there) and write back the lines that
     are not start-up noise."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to filter
-        yield
-        return
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            text = captured.read().decode(errors="replace")
-            kept = [ln for ln in text.splitlines(keepends=True) if not START_UP_NOISE.search(ln)]
-            if kept:
-                sys.stderr.write("".join(kept))
-                sys.stderr.flush()
+    from danet_edge.streams import filtered_fd
+
+    return filtered_fd(2, START_UP_NOISE)

@@ -4,12 +4,14 @@ atomic and verifies it); none of them imports an optional package before it is n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from danet_edge.streams import filtered_fd
 from danet_tools.choices import QUANTIZE_MODES  # declared there, TensorFlow-free, for --help
 
 # Selective quantization: int8 everywhere except these ops, which stay float32 between a
@@ -87,6 +89,9 @@ def write_tflite(
         path.write_bytes(_convert(converter, quantize, calibration))
 
 
+_QUANTIZER_NOTE = re.compile(r"^fully_quantize: \d+, inference_type: ")
+
+
 def _convert(converter: Any, quantize: str, calibration: np.ndarray | None) -> bytes:
     """Convert; with float ops (``FLOAT_OPS``), through TFLite's selective quantization
     (`tf.lite.experimental.QuantizationDebugger` with a denylist)."""
@@ -94,7 +99,10 @@ def _convert(converter: Any, quantize: str, calibration: np.ndarray | None) -> b
 
     float_ops = FLOAT_OPS.get(quantize)
     if not float_ops:
-        return converter.convert()
+        # The quantizer's C++ note ("fully_quantize: 0, inference_type: 6, ...") says nothing
+        # to a user of the export: kept off stderr, everything else passes.
+        with filtered_fd(2, _QUANTIZER_NOTE):
+            return converter.convert()
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(float_ops))
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter,

@@ -109,3 +109,15 @@ def test_metadata_with_a_repeated_flip_joint_is_refused(tmp_path):
         with pytest.raises(MetadataError):
             check_metadata(bad, "x")
     assert Path(preset_file(list_presets()[0])).is_file()
+
+
+def test_filtered_fd_drops_only_the_matching_lines(capfd):
+    import os
+    import re
+
+    from danet_edge.streams import filtered_fd
+
+    with filtered_fd(2, re.compile("^noise")) as seen:
+        os.write(2, b"noise: from C++\nkept line\n")
+    assert seen.text == "noise: from C++\nkept line\n"
+    assert capfd.readouterr().err == "kept line\n"

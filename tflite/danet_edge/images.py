@@ -22,13 +22,12 @@ stored pixel grid; ``apply_orientation=True`` applies it as ``cv2.imread`` does.
 
 from __future__ import annotations
 
-import os
-import tempfile
-import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from danet_edge.streams import filtered_fd
 
 __all__ = [
     "ImageReadError",
@@ -50,27 +49,14 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG
 # libjpeg's warnings for a damaged scan: OpenCV still returns a picture (grey where the data
 # was bad) and only libjpeg's message on stderr says so.
 _JPEG_CORRUPT = ("Corrupt JPEG data", "Premature end of JPEG file")
-_STDERR_LOCK = threading.Lock()
 
 
 def _imdecode_jpeg(buf: np.ndarray, flags: int) -> tuple[np.ndarray | None, str]:
-    """``cv2.imdecode`` with libjpeg's stderr messages captured (and passed on unless they
-    are the corrupt-data warnings the caller acts on)."""
-    with _STDERR_LOCK, tempfile.TemporaryFile() as capture:
-        saved = os.dup(2)
-        try:
-            os.dup2(capture.fileno(), 2)
-            image = cv2.imdecode(buf, flags)
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        capture.seek(0)
-        text = capture.read().decode("utf-8", "replace")
-    other = "".join(ln for ln in text.splitlines(keepends=True)
-                    if not ln.startswith(_JPEG_CORRUPT))  # fmt: skip
-    if other:
-        os.write(2, other.encode())
-    return image, text
+    """``cv2.imdecode`` with libjpeg's stderr messages captured (the corrupt-data warnings
+    the caller acts on are not passed on)."""
+    with filtered_fd(2, lambda line: line.startswith(_JPEG_CORRUPT)) as seen:
+        image = cv2.imdecode(buf, flags)
+    return image, seen.text
 
 
 class ImageReadError(ValueError):
