@@ -1,6 +1,6 @@
 """Convert the DANet authors' MegEngine checkpoint to a verified .keras model.
 
-    python tools/convert_megengine.py danet72_256x192_69_8.pkl --output danet72_authors.keras \
+    python tools/convert_megengine.py danet72_256x192_69_8.pkl --output danet72_authors.keras \\
         [--model danet72_authors] [--input-size 256x192] [--multi-scale]
 
 The architecture is read from the checkpoint's tensor shapes; --model, when given, must

@@ -1,6 +1,6 @@
 """Evaluate a pose model top-down: COCO OKS AP, MPII PCKh@0.5 or LSP PCK@0.2.
 
-    python tools/eval.py --model danet72 --weights W.keras --ann ANN.json --images DIR \
+    python tools/eval.py --model danet72 --weights W.keras --ann ANN.json --images DIR \\
         [--dets DETS.json] [--flip/--no-flip] [--decode blur_shift] [--out results.json]
 
 --protocol authors evaluates as the DANet authors' test code does (their region, crop,

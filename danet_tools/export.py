@@ -1,6 +1,6 @@
 """Export a DANet model and verify the artifact against the Keras model on real person crops.
 
-    python tools/export.py --model danet72 --weights W.keras --format tflite --quantize int8 \
+    python tools/export.py --model danet72 --weights W.keras --format tflite --quantize int8 \\
         --calib-data ANN.json --images DIR --output danet72_int8.tflite
 
 Writes the artifact atomically with its metadata embedded in the file (``--sidecar`` also

@@ -91,6 +91,15 @@ def test_command_is_installed_and_its_help_is_fast(command):
 
 
 @pytest.mark.parametrize("command", COMMANDS)
+def test_help_keeps_its_line_breaks(command):
+    """A docstring's shell continuation (a backslash at a line's end) must stay a backslash:
+    written as a bare \\ in a Python string it joins the lines into runs of spaces."""
+    out = subprocess.run([str(BIN / command), "--help"], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert not re.search(r"\S {4,}--", out.stdout), out.stdout[:600]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_help_answers_with_tensorflow_blocked(command):
     out = _python(BLOCK + RUN_SCRIPT.format(argv=[str(BIN / command), "--help"]))
     assert out.returncode == 0, out.stderr[-2000:]
