@@ -56,3 +56,17 @@ def test_training_reader_skips_and_counts_an_image_of_another_size(coco_sample, 
     index = next(i for i, s in enumerate(dataset.samples) if s.image_path.endswith(info["file_name"]))
     assert loader._plan_one(index, 0) is None
     assert any("the annotation file says" in r for r in counter.by_reason)
+
+
+def test_one_compiled_predict_function_per_model():
+    """Validation runs every epoch: a new tf.function per epoch was traced anew each time
+    (TensorFlow's retracing warnings in the demo's third epoch)."""
+    import danet_tf
+    from danet_tf.evaluation.inference import keras_predict_fn
+
+    model = danet_tf.build_model("danet_tiny", input_shape=(64, 64, 3))
+    first = keras_predict_fn(model)
+    assert keras_predict_fn(model) is first
+    other = danet_tf.build_model("danet_tiny", input_shape=(64, 64, 3))
+    assert keras_predict_fn(other) is not first
+    assert first(np.zeros((2, 64, 64, 3), np.float32)).shape == (2, 16, 16, 17)
