@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -149,15 +148,10 @@ def persons_from_detections(
     ``region`` as for :func:`persons_from_samples`.
     """
     to_region = _region_fn(region, padding)
+    from danet_edge.demo import read_detection_list
+
     path = Path(dets_file)
-    try:
-        dets = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"detection file {str(path)!r} does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"detection file {str(path)!r} is not valid json: {exc}") from None
-    if not isinstance(dets, list):
-        raise ValueError(f"{path}: detections must be a json list, got {type(dets).__name__}")
+    dets = read_detection_list(path)
     if not dets:
         raise ValueError(f"{path}: the detection file holds no detections")
     check_unit_interval("score_threshold", score_threshold)

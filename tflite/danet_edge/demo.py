@@ -43,18 +43,26 @@ class DemoError(RuntimeError):
     """The demo could not do what was asked (a video ended early, nothing to draw...)."""
 
 
+def read_detection_list(path: str | Path) -> list:
+    """The json list of a COCO-results detection file; a missing file, bad json or another
+    top-level type raises naming the file."""
+    path = Path(path)
+    try:
+        dets = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"detection file {str(path)!r} does not exist") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"detection file {str(path)!r} is not valid json: {err}") from None
+    if not isinstance(dets, list):
+        raise ValueError(f"{path}: detections must be a json list, got {type(dets).__name__}")
+    return dets
+
+
 def detections_for(dets_path: str | Path, min_score: float = 0.3) -> dict[Any, np.ndarray]:
     """Person boxes per key of a COCO-results json (``bbox``, ``score``, ``image_id`` or
     ``frame``); entries without either key are listed under None (they apply everywhere)."""
     path = Path(dets_path)
-    try:
-        dets = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"detection file {path} does not exist") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"detection file {path} is not valid json: {err}") from None
-    if not isinstance(dets, list):
-        raise ValueError(f"{path}: expected a list of detections, got {type(dets).__name__}")
+    dets = read_detection_list(path)
     found: dict[Any, list] = {}
     for i, d in enumerate(dets):
         if not isinstance(d, dict) or "bbox" not in d:
