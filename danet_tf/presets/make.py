@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from danet_edge.presets import INDEX, PRESET_DIR
+from danet_edge.presets import INDEX, PRESET_DIR, sha256_file
 from danet_tf.presets import KERAS_DIR
 
 
@@ -46,12 +45,8 @@ class PresetSpec:
     default: bool = True
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _file_entry(path: Path) -> dict[str, Any]:
-    return {"file": path.name, "sha256": _sha256(path), "bytes": path.stat().st_size}
+    return {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 def _ap(model_path: Path, ann: Path, images: Path, detector=None, flip: bool = True) -> float:

@@ -77,7 +77,7 @@ def _missing_message(path: Path) -> str:
 def check_recorded_sha256(path: Path) -> None:
     """Refuse ``path`` when a ``<path>.sha256`` beside it (written when the file was made)
     records another digest: a damaged detector would find no one, silently."""
-    import hashlib
+    from danet_edge.presets import sha256_file
 
     sidecar = path.with_name(path.name + ".sha256")
     if not sidecar.is_file():
@@ -85,7 +85,7 @@ def check_recorded_sha256(path: Path) -> None:
     fields = sidecar.read_text().split()
     if not fields:
         raise ValueError(f"{sidecar} is empty: remake the detector (danet-fetch-detector --force)")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_file(path)
     if digest != fields[0].lower():
         raise ValueError(
             f"detector {path} has sha256 {digest}, but {sidecar.name} records {fields[0]}: the "

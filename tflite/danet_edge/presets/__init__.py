@@ -60,7 +60,9 @@ def preset_info(name: str) -> dict[str, Any]:
     return json.loads(json.dumps(presets[name]))
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: str | Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks (the one definition: presets,
+    the detector's recorded digest, the install-time fetchers)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -77,7 +79,7 @@ def checked_file(name: str, kind: str, directory: Path) -> Path:
     path = directory / entry["file"]
     if not path.is_file():
         raise PresetError(f"preset {name!r}: {kind} file {path} is missing from this install")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != entry["sha256"]:
         raise PresetError(
             f"preset {name!r}: {path} has sha256 {digest}, the index records {entry['sha256']}: "
@@ -125,6 +127,7 @@ __all__ = [
     "preset_file",
     "preset_info",
     "resolve_model",
+    "sha256_file",
 ]
 
 
