@@ -1,7 +1,7 @@
 """Typed training configuration: one dataclass per section, YAML and the command line override.
 
-A config is ``Config(model=ModelConfig, data=DataConfig, train=TrainConfig,
-runtime=RuntimeConfig)``. Every field has a default; a YAML file only overrides fields, and
+A config is ``Config(model=ModelConfig, codec=CodecConfig, data=DataConfig,
+train=TrainConfig, runtime=RuntimeConfig)``. Every field has a default; a YAML file only overrides fields, and
 ``--set section.field=value`` (or a named flag of ``tools/train.py``) overrides any field
 again. Values are checked and converted at load time against the field's type annotation and
 its ``metadata`` (``choices``, ``min``, ``max``), so a typo or a bad value fails before any
@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from danet_edge.choices import DECODE_MODES
 from danet_tools.choices import STRATEGIES  # declared there, TensorFlow-free, for --help
 
 
@@ -67,15 +68,11 @@ class DataConfig:
     synthetic_dir: str | None = None
     synthetic_train_images: int = _spec(400, min=1)
     synthetic_val_images: int = _spec(64, min=1)
-    # Gaussian sigma per supervised level, in heatmap pixels; None: the model's defaults.
-    level_sigmas: dict[str, float] | None = None
     # Training persons whose annotated box (w x h as in the file, before clipping) is smaller
     # are dropped. The authors' COCOJoints sets 1500 px^2 but tests it under a key that its
     # training sample order never holds, so their runs kept every box; HRNet and mmpose do
     # not filter by area either.
     min_box_area: float = _spec(0.0, min=0.0)
-    # The box, grown to the input's aspect ratio, is padded by this factor (HRNet, mmpose).
-    box_padding: float = _spec(1.25, min=1.0)
     rotation: float = _spec(45.0, min=0.0, max=180.0)
     scale_range: tuple[float, float] = _spec((0.7, 1.35), min=0.01)
     flip: bool = True
@@ -83,6 +80,30 @@ class DataConfig:
     # Chance that a half-body crop keeps the upper body when both halves qualify: HRNet's
     # ``np.random.randn() < 0.5`` is P = 0.69, which mmpose 1.x writes as 0.7.
     half_body_upper_prob: float = _spec(0.7, min=0.0, max=1.0)
+
+
+@dataclass
+class CodecConfig:
+    """How keypoints become heatmaps and back: the run's `HeatmapCodec` (`build_codec`).
+
+    The input size is ``model.input_size``. Every field left at None takes the codec's own
+    default (``danet_edge.codec.HeatmapCodec``, the one place those defaults are declared).
+    Training writes the resulting codec into ``final.keras``/``best.keras``; evaluation,
+    validation, calibration, export and the edge runtime read it back from the model file.
+    """
+
+    # Input pixels per heatmap cell (the models regress heatmaps at 1/4 of the input).
+    heatmap_stride: int | None = _spec(None, min=1)
+    # Gaussian sigma of the training target per supervised level, in heatmap cells.
+    level_sigmas: dict[str, float] | None = _spec(None, min=1e-6)
+    # The person box, grown to the input's aspect ratio, is padded by this factor (HRNet,
+    # mmpose: 1.25) to give the crop; training, evaluation and the devices all crop so.
+    padding: float | None = _spec(None, min=1.0)
+    decode_mode: str | None = _spec(None, choices=DECODE_MODES)
+    # Odd size of the Gaussian blur of blur_shift decoding, in heatmap cells.
+    blur_kernel: int | None = _spec(None, min=1)
+    # Average each crop's heatmaps with its mirror's at test time.
+    flip_test: bool | None = None
 
 
 LOSSES = ("authors", "danet_tf")
@@ -160,6 +181,7 @@ class RuntimeConfig:
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
+    codec: CodecConfig = field(default_factory=CodecConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -301,12 +323,44 @@ def _validate(cfg: Config) -> Config:
             "data.val_annotations and data.val_images: give both or neither, got "
             f"val_annotations={cfg.data.val_annotations!r}, val_images={cfg.data.val_images!r}"
         )
+    build_codec(cfg)  # a bad codec setting fails here, named
     if cfg.train.end_learning_rate > cfg.train.learning_rate:
         raise ConfigError(
             f"train.end_learning_rate: expected <= learning_rate ({cfg.train.learning_rate}), "
             f"got {cfg.train.end_learning_rate!r}"
         )
     return cfg
+
+
+def build_codec(cfg: Config, levels: tuple[str, ...] | None = None):
+    """The run's `HeatmapCodec`: ``model.input_size`` and the ``codec`` section, the codec's
+    own defaults for every field left at None.
+
+    ``levels``: the model's supervised pyramid levels (coarse to fine); the codec then carries
+    the target sigma of exactly those levels that ``codec.level_sigmas`` (default: all of
+    ``DEFAULT_LEVEL_SIGMAS``) names. A sigma for a level the model lacks is a ConfigError.
+    """
+    from danet_edge.codec import DEFAULT_LEVEL_SIGMAS, HeatmapCodec
+
+    c = cfg.codec
+    sigmas = dict(c.level_sigmas or DEFAULT_LEVEL_SIGMAS)
+    if levels is not None:
+        unknown = sorted(set(sigmas) - set(levels))
+        if unknown:
+            raise ConfigError(
+                f"codec.level_sigmas: unknown levels {unknown}; the model has {list(levels)}"
+            )
+        sigmas = {lvl: float(sigmas[lvl]) for lvl in levels if lvl in sigmas}
+    settings = {"padding": c.padding, "decode_mode": c.decode_mode,
+                "blur_kernel": c.blur_kernel, "flip_test": c.flip_test}  # fmt: skip
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if "heatmaps" in sigmas:
+        settings["sigma"] = sigmas["heatmaps"]
+    try:
+        return HeatmapCodec.for_input(tuple(cfg.model.input_size), c.heatmap_stride,
+                                      level_sigmas=sigmas, **settings)  # fmt: skip
+    except ValueError as err:
+        raise ConfigError(f"codec: {err}") from None
 
 
 def dataset_tag(cfg: Config) -> str:

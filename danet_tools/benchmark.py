@@ -53,13 +53,21 @@ def main(argv: list[str] | None = None) -> int:
         run_benchmark,
         whole_image_timings,
     )
-    from danet_tf.export.calibration import person_crops
-    from danet_tf.export.sources import crops_for, default_calibration, load_source_model
+    from danet_tf.data.calibration import person_crops
+    from danet_tf.export.api import model_codec
+    from danet_tf.export.sources import (
+        crops_for,
+        default_calibration,
+        load_source_model,
+        model_file,
+    )
     from danet_tf.export.verify import TIMING_ONLY
 
     size = args.input_size
     model = load_source_model(args.model, args.weights, size)
-    crops = crops_for(model, args.calib_data, args.images)
+    source = model_file(args.model, args.weights)
+    codec = model_codec(model, source)
+    crops = crops_for(codec, args.calib_data, args.images)
     image, box = args.image, args.box
     if image is None:
         found = default_calibration()
@@ -85,12 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         runtimes=args.runtimes.split(","),
         threads=[int(t) for t in args.threads.split(",")],
         repeats=args.repeats,
-        weights_path=args.weights,
+        weights_path=source,
         bounds=None if args.weights else TIMING_ONLY,
     )
     if args.agreement_data:
         held_out = person_crops(
-            args.agreement_data, args.agreement_images, (h, w), args.agreement_count
+            args.agreement_data, args.agreement_images, codec, args.agreement_count
         )
         results["agreement"] = quantized_agreement(workdir, args.model, held_out)
     print(format_table(results))

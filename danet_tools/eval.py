@@ -68,12 +68,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--det-thr", type=_unit, default=0.0, help="drop detections below this score, in [0, 1]"
     )
-    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="flip test")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="flip test (default: the model's codec, as its file records it)")  # fmt: skip
     p.add_argument(
         "--protocol", choices=PROTOCOLS, default="danet_tf",
         help="danet_tf: this project's (default); authors: the DANet authors' test code",
     )  # fmt: skip
-    p.add_argument("--decode", choices=DECODE_MODES, help="danet_tf only (default blur_shift)")
+    p.add_argument("--decode", choices=DECODE_MODES,
+                   help="danet_tf only (default: the model's codec, as its file records it)")  # fmt: skip
     p.add_argument("--metric", choices=METRICS, default="auto")
     p.add_argument("--out", help="write the results json here (strict json, written atomically)")
     p.add_argument("--batch-size", type=_positive_int, default=32)
@@ -143,8 +145,7 @@ def run(args: argparse.Namespace) -> int:
         args.ann,
         args.images,
         num_keypoints=model.num_keypoints,
-        input_size=model.input_size,
-        heatmap_size=model.heatmap_size,
+        codec=model.codec,
         dets_file=args.dets,
         detector=detector,
         det_score_threshold=args.det_thr,
@@ -157,10 +158,13 @@ def run(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         **options,
     )
-    decode = "authors" if args.protocol == "authors" else args.decode or "blur_shift"
+    codec = model.codec
+    flip = codec.flip_test if args.flip is None else args.flip
+    decode = "authors" if args.protocol == "authors" else args.decode or codec.decode_mode
     print(
         f"{args.weights or args.model}: {report.metric}, protocol={args.protocol}, "
-        f"flip={args.flip}, decode={decode}"
+        f"flip={flip}, decode={decode}"
+        + ("" if args.protocol == "authors" else f", crop padding={codec.padding:g}")
     )
     print(report.summary(), end="")
     if args.out:

@@ -46,13 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.model is None and args.weights is None:
         parser.error("give --model NAME (random weights), --model FILE.keras or --weights FILE")
     quiet_tensorflow()
-    from danet_tf.export.api import export_model
-    from danet_tf.export.sources import crops_for, keypoints_for, load_source_model
+    from danet_tf.export.api import export_model, model_codec
+    from danet_tf.export.sources import crops_for, keypoints_for, load_source_model, model_file
     from danet_tf.export.verify import ExportVerificationError
 
     try:
         model = load_source_model(args.model, args.weights, args.input_size, args.num_keypoints)
-        crops = crops_for(model, args.calib_data, args.images, args.calib_count)
+        source = model_file(args.model, args.weights)
+        codec = model_codec(model, source)
+        crops = crops_for(codec, args.calib_data, args.images, args.calib_count)
     except (OSError, ValueError) as err:
         print(f"export: error: {err}", file=sys.stderr)
         return 2
@@ -66,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             quantize=args.quantize,
             qat_epochs=args.qat_epochs,
             calibration=calibration,
-            weights_path=args.weights,
+            weights_path=source,
+            codec=codec,
             keypoints=keypoints_for(args.calib_data, int(model.output_shape[-1])),
             batch=args.batch,
             model_name=model.name,

@@ -1,12 +1,16 @@
-"""The checks every danet_tf layer and model goes through (keras-hub style).
+"""The checks every danet_tf layer and model goes through (keras-hub style), and the few
+helpers test files share.
 
 ``check_layer`` and ``check_model`` are called by the layer and model tests so no
 round trip can be forgotten: config round trip, symbolic and eager call, one
-training step, and ``.keras`` save/reload with identical outputs.
+training step, and ``.keras`` save/reload with identical outputs. Test files import this
+module as ``tests.harness`` (``tests`` and each of its folders are packages), never another
+test file or a ``conftest`` by bare name.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import keras
@@ -97,3 +101,29 @@ def check_model(
     check_save_reload(model, data, tmp_path)
     if train:
         check_training_step(model, data, optimizer=optimizer)
+
+
+# -- shared by test files -----------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for a child python: the repo importable, quiet TensorFlow, one thread pool."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.pop("TF_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+def assert_one_xnnpack_partition(path) -> None:
+    """XNNPACK takes every op: an op it lacks in int8 (ABS, MINIMUM, a standalone RELU) would
+    split the graph into pieces with a builtin kernel between them (docs/deployment.md)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert ops.count("DELEGATE") == 1, f"{ops.count('DELEGATE')} XNNPACK partitions"

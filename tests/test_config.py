@@ -112,8 +112,8 @@ def test_non_finite_numbers_are_rejected_naming_the_field(key, value):
 def test_non_finite_inside_lists_and_mappings_is_rejected():
     with pytest.raises(ConfigError, match=r"train.level_weights\[1\]: expected a finite number"):
         load_config(None, {"train.level_weights": [1, "nan", 1, 1]})
-    with pytest.raises(ConfigError, match="data.level_sigmas.heatmaps: expected a finite"):
-        load_config(None, {"data.level_sigmas": {"heatmaps": float("inf")}})
+    with pytest.raises(ConfigError, match="codec.level_sigmas.heatmaps: expected a finite"):
+        load_config(None, {"codec.level_sigmas": {"heatmaps": float("inf")}})
 
 
 def test_default_work_dir_names_model_dataset_and_input_size():

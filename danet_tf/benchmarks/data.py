@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from danet_edge.codec import HeatmapCodec
 from danet_tf.data.dataset import PoseDataset
 from danet_tf.data.pipeline import build_dataset
 
@@ -119,7 +120,8 @@ def run_benchmark(
     paths = [s.image_path for s in subset.samples]
     for p in paths:  # warm the page cache so neither pass measures the disk
         Path(p).read_bytes()
-    pipe = build_dataset(subset, batch_size=batch_size, input_size=input_size, seed=seed,
+    codec = HeatmapCodec.for_input(tuple(input_size))
+    pipe = build_dataset(subset, batch_size=batch_size, codec=codec, seed=seed,
                          repeat=False, drop_remainder=True, encode_targets=encode_targets,
                          image_dtype=image_dtype)  # fmt: skip
     runs = {

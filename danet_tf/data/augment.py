@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -146,34 +146,30 @@ class TopDownTransform:
 
     Args:
         keypoint_info: the layout (flip pairs, names for the half-body split).
-        input_size: crop size (h, w).
-        level_sigmas: level name -> Gaussian sigma in heatmap cells, one heatmap each, from
-            `HeatmapCodec.encode`; None to skip encoding (the tf.data pipeline encodes
-            whole batches in the graph instead, see `danet_tf.data.targets`).
-        heatmap_size: (h, w); default input_size / 4.
+        codec: the run's `HeatmapCodec`: crop and heatmap size, the box padding and, with
+            ``encode``, each level's target sigma (``codec.level_sigmas``).
         augment: AugmentConfig; None or `AugmentConfig.none()` for validation.
-        padding: box padding before augmentation (1.25).
+        encode: also render one target heatmap per level of the codec (`HeatmapCodec.encode`);
+            the tf.data pipeline encodes whole batches in the graph instead
+            (`danet_tf.data.targets`).
     """
 
     def __init__(
         self,
         keypoint_info: KeypointInfo,
-        input_size: tuple[int, int],
-        level_sigmas: Mapping[str, float] | None = None,
-        heatmap_size: tuple[int, int] | None = None,
+        codec: HeatmapCodec,
         augment: AugmentConfig | None = None,
-        padding: float = 1.25,
+        encode: bool = False,
     ) -> None:
+        if not isinstance(codec, HeatmapCodec):
+            raise TypeError(f"codec must be a HeatmapCodec, got {type(codec).__name__}")
         self.info = keypoint_info
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        hm = heatmap_size or (self.input_size[0] // 4, self.input_size[1] // 4)
-        self.heatmap_size = (int(hm[0]), int(hm[1]))
-        self.codecs = {
-            k: HeatmapCodec(self.input_size, self.heatmap_size, float(s))
-            for k, s in (level_sigmas or {}).items()
-        }
+        self.codec = codec
+        self.input_size = codec.input_size
+        self.heatmap_size = codec.heatmap_size
+        self.codecs = {lvl: codec.for_level(lvl) for lvl in codec.level_sigmas} if encode else {}
         self.augment = augment or AugmentConfig.none()
-        self.padding = padding
+        self.padding = codec.padding
         self.lower = lower_body_mask(keypoint_info.names)
 
     def half_body(self, kpts: np.ndarray, rng: np.random.Generator

@@ -17,12 +17,11 @@ corrupt or truncated, or whose box lies outside the image, is dropped and counte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import cv2
 import numpy as np
 import tensorflow as tf
 
+from danet_edge.codec import HeatmapCodec
 from danet_tf.data.augment import AugmentConfig, TopDownTransform
 from danet_tf.data.dataset import PoseDataset
 from danet_tf.data.images import SkipCounter
@@ -31,20 +30,11 @@ from danet_tf.data.order import sample_indices
 from danet_tf.data.targets import encode_heatmaps, keypoint_weights
 
 
-def default_level_sigmas() -> dict[str, float]:
-    """The model's supervised levels and their sigmas (danet_tf.models.DEFAULT_LEVEL_SIGMAS)."""
-    from danet_tf.models import DEFAULT_LEVEL_SIGMAS
-
-    return dict(DEFAULT_LEVEL_SIGMAS)
-
-
 def build_dataset(
     dataset: PoseDataset,
     *,
     batch_size: int,
-    input_size: tuple[int, int] = (256, 192),
-    level_sigmas: Mapping[str, float] | None = None,
-    heatmap_size: tuple[int, int] | None = None,
+    codec: HeatmapCodec,
     training: bool = True,
     seed: int = 0,
     repeat: bool | None = None,
@@ -58,7 +48,6 @@ def build_dataset(
     flip: bool = True,
     half_body_prob: float = 0.3,
     half_body_upper_prob: float = 0.7,
-    box_padding: float = 1.25,
     with_keypoints: bool = False,
     skip_counter: SkipCounter | None = None,
     num_parallel_calls: int = tf.data.AUTOTUNE,
@@ -73,8 +62,8 @@ def build_dataset(
     Args:
         dataset: a PoseDataset from a reader.
         batch_size: samples per batch (for `experimental_distribute_dataset`, the global batch).
-        input_size: crop (h, w). heatmap_size: (h, w), default input_size / 4.
-        level_sigmas: level name -> sigma; default the model's `DEFAULT_LEVEL_SIGMAS`.
+        codec: the run's `HeatmapCodec`: crop and heatmap size, box padding, and the levels
+            (with their sigmas) whose targets are rendered.
         training: shuffle (a fresh full permutation per pass, `danet_tf.data.order`) and
             augment (rotation, scale, flip, half-body); False gives plain centred crops in
             file order.
@@ -87,7 +76,6 @@ def build_dataset(
             `distribute_datasets_from_function` (then auto-sharding is switched off): every
             ``num_shards``-th position of the stream, starting at ``shard_index``.
         rotation .. half_body_upper_prob: augmentation (see `AugmentConfig`).
-        box_padding: the box, grown to the input's aspect ratio, is padded by this factor.
         with_keypoints: also yield keypoints (B, K, 3) in crop pixels.
         skip_counter: where dropped samples are counted; a new one otherwise. Either way it
             is available as ``ds.skip_counter``.
@@ -140,9 +128,7 @@ def build_dataset(
         if training
         else AugmentConfig.none()
     )
-    sigmas = dict(level_sigmas) if level_sigmas else default_level_sigmas()
-    transform = TopDownTransform(dataset.keypoint_info, input_size, None, heatmap_size, augment,
-                                 box_padding)  # fmt: skip
+    transform = TopDownTransform(dataset.keypoint_info, codec, augment)
     counter = skip_counter if skip_counter is not None else SkipCounter()
     loader = SampleLoader(dataset, transform, training, counter, image_dtype.as_numpy_dtype,
                           seed)  # fmt: skip
@@ -202,7 +188,7 @@ def build_dataset(
         with tf.control_dependencies([dropped]):
             image = tf.identity(image)
         if encode_targets:
-            targets = encode_heatmaps(kpts, transform.input_size, transform.heatmap_size, sigmas)
+            targets = encode_heatmaps(kpts, codec)
         else:
             targets = {"keypoints": kpts, "weights": keypoint_weights(kpts, transform.input_size)}
         if with_serial:

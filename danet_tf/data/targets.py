@@ -13,9 +13,9 @@ checks equality with `HeatmapCodec.encode`, so the two cannot drift apart silent
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import tensorflow as tf
+
+from danet_edge.codec import HeatmapCodec
 
 
 def keypoint_weights(keypoints: tf.Tensor, input_size: tuple[int, int]) -> tf.Tensor:
@@ -27,17 +27,12 @@ def keypoint_weights(keypoints: tf.Tensor, input_size: tuple[int, int]) -> tf.Te
     return tf.cast((v > 0) & inside & finite, tf.float32)
 
 
-def encode_heatmaps(
-    keypoints: tf.Tensor,
-    input_size: tuple[int, int],
-    heatmap_size: tuple[int, int],
-    level_sigmas: Mapping[str, float],
-) -> dict[str, tf.Tensor]:
-    """Keypoints (B, K, 3) in crop pixels -> {level: (B, h, w, K)}, ``weights`` and ``visible``
-    (B, K)."""
-    in_h, in_w = input_size
-    h, w = heatmap_size
-    weights = keypoint_weights(keypoints, input_size)
+def encode_heatmaps(keypoints: tf.Tensor, codec: HeatmapCodec) -> dict[str, tf.Tensor]:
+    """Keypoints (B, K, 3) in crop pixels -> {level: (B, h, w, K)} for each level of
+    ``codec.level_sigmas``, ``weights`` and ``visible`` (B, K)."""
+    in_h, in_w = codec.input_size
+    h, w = codec.heatmap_size
+    weights = keypoint_weights(keypoints, codec.input_size)
     valid = weights > 0
     zero = tf.zeros_like(keypoints[..., 0])
     mx = (tf.where(valid, keypoints[..., 0], zero) + 0.5) / (in_w / w) - 0.5  # (B, K)
@@ -45,7 +40,7 @@ def encode_heatmaps(
     dx2 = tf.square(tf.range(w, dtype=tf.float32)[None, :, None] - mx[:, None, :])  # (B, w, K)
     dy2 = tf.square(tf.range(h, dtype=tf.float32)[None, :, None] - my[:, None, :])  # (B, h, K)
     out = {}
-    for level, sigma in level_sigmas.items():
+    for level, sigma in codec.level_sigmas.items():
         gx = tf.exp(-dx2 / (2.0 * float(sigma) ** 2)) * weights[:, None, :]
         gy = tf.exp(-dy2 / (2.0 * float(sigma) ** 2))
         out[level] = gy[:, :, None, :] * gx[:, None, :, :]

@@ -29,8 +29,6 @@ from danet_tf.evaluation.persons import (
 # declared TensorFlow-free there, for --help (re-exported: danet_tf.evaluation.METRICS)
 from danet_tools.choices import DEFAULT_NMS_THRESHOLD, DEFAULT_RESCORE_THRESHOLD, METRICS
 
-DEFAULT_DECODE = HeatmapCodec().decode_mode  # the codec declares it
-
 
 class NothingEvaluated(ValueError):
     """No person could be evaluated (every image missing or unreadable, ...): the run
@@ -93,16 +91,24 @@ def skipped_images_lines(skipped: dict[str, str], persons: int) -> list[str]:
 
 @dataclass
 class EvalModel:
-    """What evaluation needs of a model: the crops -> heatmaps function and its shapes.
+    """What evaluation needs of a model: the crops -> heatmaps function and the codec it was
+    trained with (read from the model file: crop size and padding, decoding, flip test).
 
     ``input_mean`` is the model's input mean (R, G, B), the authors' protocol's crop border.
     """
 
     predict_fn: PredictFn
-    input_size: tuple[int, int]
-    heatmap_size: tuple[int, int]
+    codec: HeatmapCodec
     num_keypoints: int
     input_mean: Sequence[float] | None = None
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.codec.input_size
+
+    @property
+    def heatmap_size(self) -> tuple[int, int]:
+        return self.codec.heatmap_size
 
 
 def load_eval_model(
@@ -116,22 +122,29 @@ def load_eval_model(
     artifact (``.tflite`` of any quantisation, ``.onnx``, a SavedModel directory: the file a
     user ships, run by the same runners as on the device) or a registered model built with
     random weights (``name``). ``input_size`` (h, w) must match a model with a fixed input;
-    it sizes a built one (default 256x192)."""
+    it sizes a built one (default: the model's). The codec is the one the file records (a
+    training run's ``.keras`` and every export carry theirs), else the codec's defaults."""
     from danet_tf.evaluation.inference import keras_predict_fn
     from danet_tf.evaluation.model_io import load_pose_model, model_io_shapes
+    from danet_tf.export.api import recorded_codec
     from danet_tf.models import input_normalization
+    from danet_tf.models.loading import is_model_file
 
     artifact = next((str(v) for v in (weights, name) if v is not None and _is_artifact(v)), None)
     if artifact is not None:
         return _artifact_eval_model(artifact, input_size, num_keypoints)
-    size = input_size or (256, 192)
-    model = load_pose_model(name, weights, input_size=size, num_keypoints=num_keypoints)
+    model = load_pose_model(name, weights, input_size=input_size, num_keypoints=num_keypoints)
     in_size, heatmap_size, k = model_io_shapes(model, input_size)
     try:
         mean = input_normalization(model)[0]
     except ValueError:  # not a danet_tf model: no known input mean
         mean = None
-    return EvalModel(keras_predict_fn(model), in_size, heatmap_size, k, mean)
+    source = weights if weights is not None else (name if name and is_model_file(name) else None)
+    codec = recorded_codec(source) or HeatmapCodec(in_size, heatmap_size)
+    if codec.input_size != tuple(in_size):
+        raise ValueError(f"{source} records a {codec.input_size[0]}x{codec.input_size[1]} codec "
+                         f"but the model takes {in_size[0]}x{in_size[1]} crops")  # fmt: skip
+    return EvalModel(keras_predict_fn(model), codec, k, mean)
 
 
 def _run_detector(detector, ann_file: Path, image_dir: Path | None, out: str | Path | None) -> Path:
@@ -170,20 +183,20 @@ def _is_artifact(path: str | Path) -> bool:
 def _artifact_eval_model(
     path: str, input_size: tuple[int, int] | None, num_keypoints: int
 ) -> EvalModel:
-    from danet_edge.topdown import warn_if_unverified
+    from danet_edge.topdown import codec_from_metadata, warn_if_unverified
     from danet_tf.export.metadata import read_metadata
     from danet_tf.export.runners import load_predict
 
     meta = read_metadata(path)
     warn_if_unverified(meta, path)
-    in_size = tuple(int(v) for v in meta["input"]["size"])
+    codec = codec_from_metadata(meta)
+    in_size = codec.input_size
     if input_size is not None and tuple(input_size) != in_size:
         raise ValueError(f"{path} has input size {in_size[0]}x{in_size[1]}, not the requested "
                          f"{input_size[0]}x{input_size[1]}")  # fmt: skip
     k = len(meta["keypoints"]["names"])  # num_keypoints sizes built models only
-    heatmap_size = tuple(int(v) for v in meta["output"]["size"])
     mean = (meta["input"].get("normalization") or {}).get("mean")
-    return EvalModel(load_predict(path, 1, meta), in_size, heatmap_size, k, mean)
+    return EvalModel(load_predict(path, 1, meta), codec, k, mean)
 
 
 def _load_annotations(ann_file: Path, image_dir: Path | None, metric: str):
@@ -249,6 +262,7 @@ def _protocol_options(
     rescore_threshold: float,
     crop_border: float | Sequence[float] | None,
     heat_range: float | None,
+    codec: HeatmapCodec,
 ) -> tuple[str, float | Sequence[float], float]:
     """Check that each option belongs to the chosen protocol; (decode, border, heat range)."""
     if protocol not in PROTOCOLS:
@@ -259,7 +273,7 @@ def _protocol_options(
                 f"crop_border ({crop_border!r}) and heat_range ({heat_range!r}) belong to "
                 "protocol 'authors'"
             )
-        decode = DEFAULT_DECODE if decode is None else decode
+        decode = codec.decode_mode if decode is None else decode
         if decode not in DECODE_MODES:
             raise ValueError(f"unknown decode mode {decode!r}; known: {', '.join(DECODE_MODES)}")
         return decode, 0.0, authors.HEAT_RANGE
@@ -279,7 +293,7 @@ def _protocol_options(
             "protocol 'authors' needs crop_border, the model's input mean (R, G, B): "
             "danet_tf.models.input_normalization(model)[0]"
         )
-    return DEFAULT_DECODE, crop_border, authors.HEAT_RANGE if heat_range is None else heat_range
+    return codec.decode_mode, crop_border, authors.HEAT_RANGE if heat_range is None else heat_range
 
 
 def _check_options(
@@ -330,13 +344,12 @@ def evaluate_topdown(
     ann_file: str | Path,
     image_dir: str | Path | None = None,
     *,
+    codec: HeatmapCodec,
     num_keypoints: int,
-    input_size: tuple[int, int] = (256, 192),
-    heatmap_size: tuple[int, int] | None = None,
     dets_file: str | Path | None = None,
     detector: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
     det_score_threshold: float = 0.0,
-    flip: bool = True,
+    flip: bool | None = None,
     decode: str | None = None,
     metric: str = "auto",
     batch_size: int = 32,
@@ -353,14 +366,15 @@ def evaluate_topdown(
     Args:
         predict_fn: float32 RGB 0-255 crops (B, H, W, 3) -> heatmaps (B, h, w, K).
         ann_file, image_dir: annotations and their image folder (default: beside the file).
+        codec: the model's codec (``EvalModel.codec``: read from the model file): crop and
+            heatmap size, the box padding of the crop region, decoding and flip test.
         num_keypoints: K of the model; must equal the annotation file's.
-        input_size, heatmap_size: crop (h, w) and heatmap (h, w) (default input / 4).
         dets_file: COCO detection results to crop instead of the ground-truth boxes.
         detector: a person detector (``danet_edge.detector.PersonDetector``) run on every
             image instead of ``dets_file``; its boxes are written beside ``out`` as
             ``<out>.dets.json`` (COCO results) when ``out`` is given.
         det_score_threshold: detections scoring below this are dropped.
-        flip, decode: flip test on/off and the codec decode mode (default ``blur_shift``).
+        flip, decode: flip test on/off and the decode mode; None: the codec's.
         metric: ``coco`` (OKS AP), ``pckh`` (MPII), ``pck`` (LSP, torso) or ``auto``.
         nms_threshold: OKS-NMS threshold for ``coco`` (None: no NMS).
         rescore_threshold: keypoint scores above it enter the person score.
@@ -387,12 +401,15 @@ def evaluate_topdown(
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    if not isinstance(codec, HeatmapCodec):
+        raise TypeError(f"codec must be a HeatmapCodec, got {type(codec).__name__}")
     _check_options(
         nms_threshold, rescore_threshold, det_score_threshold, batch_size, heat_range,
-        tuple(input_size),
+        codec.input_size,
     )  # fmt: skip
+    flip = codec.flip_test if flip is None else flip
     decode, crop_border, heat_range = _protocol_options(
-        protocol, decode, nms_threshold, rescore_threshold, crop_border, heat_range
+        protocol, decode, nms_threshold, rescore_threshold, crop_border, heat_range, codec
     )
     region = authors.box_to_region if protocol == "authors" else None
     ann_file = Path(ann_file)
@@ -406,10 +423,7 @@ def evaluate_topdown(
             f"{ann_file} has {dataset.num_keypoints} keypoints per person but the model "
             f"outputs {num_keypoints} heatmaps"
         )
-    if heatmap_size is None:
-        heatmap_size = (input_size[0] // 4, input_size[1] // 4)
-    codec = HeatmapCodec(input_size, heatmap_size)
-    aspect = input_size[1] / input_size[0]
+    aspect = codec.input_size[1] / codec.input_size[0]
     det_counts = None
     if detector is not None:
         if dets_file is not None:
@@ -426,10 +440,11 @@ def evaluate_topdown(
         root = image_dir if image_dir is not None else default_image_dir(ann_file)
         persons, det_counts = persons_from_detections(
             dets_file, gt, root, aspect, score_threshold=det_score_threshold,
-            category_id=int(gt.getCatIds()[0]), region=region,
+            category_id=int(gt.getCatIds()[0]), region=region, padding=codec.padding,
         )  # fmt: skip
     else:
-        persons = persons_from_samples(dataset.samples, aspect, region=region)
+        persons = persons_from_samples(dataset.samples, aspect, region=region,
+                                       padding=codec.padding)  # fmt: skip
     persons = sorted(persons, key=lambda p: p.image_path)  # each image is read once
     pred = predict_persons(
         persons, predict_fn, codec, num_keypoints=num_keypoints, flip_pairs=info.flip_pairs,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from danet_edge.codec import DEFAULT_STRIDE
+
 # the one HxW parser, TensorFlow-free for --help (re-exported: danet_tf.evaluation.parse_size)
 from danet_tools.choices import parse_size  # noqa: F401
 
@@ -12,11 +14,12 @@ def load_pose_model(
     name: str | None,
     weights: str | Path | None,
     *,
-    input_size: tuple[int, int] = (256, 192),
+    input_size: tuple[int, int] | None = None,
     num_keypoints: int = 17,
 ):
-    """Load ``weights`` (.keras) or, without weights, build ``name`` with random weights
-    (:func:`danet_tf.models.resolve_model`: the one loader every tool uses)."""
+    """Load ``weights`` (.keras) or, without weights, build ``name`` with random weights at
+    ``input_size`` (default: the model's) (:func:`danet_tf.models.resolve_model`: the one
+    loader every tool uses)."""
     from danet_tf.models.loading import resolve_model
 
     if weights is not None and not Path(weights).exists():
@@ -42,5 +45,5 @@ def model_io_shapes(
     out_shape = model.output_shape
     if isinstance(out_shape, dict):
         out_shape = out_shape["heatmaps"]
-    heatmap = (out_shape[1] or h // 4, out_shape[2] or w // 4)
+    heatmap = (out_shape[1] or h // DEFAULT_STRIDE, out_shape[2] or w // DEFAULT_STRIDE)
     return (h, w), heatmap, int(out_shape[-1])

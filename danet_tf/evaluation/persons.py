@@ -101,22 +101,25 @@ def _check_detection(path: Path, i: int, det: object) -> None:
         raise ValueError(f"{where}: 'category_id' must be an integer, got {det['category_id']!r}")
 
 
-def _region_fn(region: RegionFn | None, padding: float) -> RegionFn:
+def _region_fn(region: RegionFn | None, padding: float | None) -> RegionFn:
     if region is not None:
         return region
+    if padding is None:
+        raise ValueError("give the model codec's crop padding (codec.padding) or a region function")
     return lambda box, aspect: box_to_center_scale(box, aspect, padding)
 
 
 def persons_from_samples(
     samples: Sequence,
     aspect_ratio: float,
-    padding: float = 1.25,
+    padding: float | None = None,
     region: RegionFn | None = None,
 ) -> list[Person]:
     """Persons for ground-truth boxes (``PoseSample``s of the data readers), box score 1.
 
     ``region`` maps a box to its crop region (default: ``box_to_center_scale`` with
-    ``padding``; the authors' protocol passes ``danet_tf.codec.authors.box_to_region``).
+    ``padding``, the model codec's, which is then required; the authors' protocol passes
+    ``danet_tf.codec.authors.box_to_region``).
     """
     to_region = _region_fn(region, padding)
     out = []
@@ -134,7 +137,7 @@ def persons_from_detections(
     *,
     score_threshold: float = 0.0,
     category_id: int | None = None,
-    padding: float = 1.25,
+    padding: float | None = None,
     region: RegionFn | None = None,
 ) -> tuple[list[Person], DetectionCounts]:
     """Persons for the boxes of a COCO detection results file (``image_id``, ``bbox``, ``score``).

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from danet_tf.codec import HeatmapCodec, KeypointInfo
+from danet_tf.data.calibration import CropSet
 from danet_tf.export import converters
 from danet_tf.export import metadata as meta_lib
 from danet_tf.export.atomic import atomic_path
-from danet_tf.export.calibration import CropSet
 from danet_tf.export.runners import keras_predict, load_predict
 from danet_tf.export.verify import Bounds, ExportVerificationError, Report, verify
 from danet_tools.choices import FORMATS  # declared there, TensorFlow-free, for --help
@@ -81,7 +81,7 @@ def export_model(
         model: the Keras model (``image`` -> ``heatmaps``).
         output: artifact path (a directory for SavedModel).
         fmt: ``keras``, ``savedmodel``, ``tflite`` or ``onnx``.
-        crops: real person crops to verify on (see :mod:`danet_tf.export.calibration`).
+        crops: real person crops to verify on (see :mod:`danet_tf.data.calibration`).
         quantize: TFLite only: ``none``, ``fp16``, ``dynamic``, ``int8``, ``int8-float-dw``
             or ``int8-float-ew`` (int8 with some ops in float32, `converters.FLOAT_OPS`).
         qat_epochs: with ``quantize="int8"``: quantization-aware fine-tuning epochs.
@@ -100,7 +100,7 @@ def export_model(
     output = Path(output)
     if quantize.startswith("int8") and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 export needs calibration crops of real persons")
-    codec = codec or recorded_codec(weights_path) or model_codec(model)
+    codec = codec or model_codec(model, weights_path)
     reference = keras_predict(model)(crops.images)
     started = time.perf_counter()
     with atomic_path(output, directory=fmt == "savedmodel") as tmp:
@@ -171,12 +171,22 @@ def recorded_codec(weights_path: str | Path | None) -> HeatmapCodec | None:
         return None
 
 
-def model_codec(model: Any, **settings: Any) -> HeatmapCodec:
-    """The codec of a model: its input and heatmap sizes, the other settings the codec's own
-    defaults unless given (a training config's ``codec`` section passes them)."""
+def model_codec(model: Any, weights_path: str | Path | None = None) -> HeatmapCodec:
+    """The codec a model was trained with: the one its ``.keras`` file records (training
+    writes its run's codec into ``final.keras``/``best.keras``), else the codec's defaults at
+    the model's input and heatmap sizes (a model built from the registry)."""
+    recorded = recorded_codec(weights_path)
+    if recorded is not None:
+        h, w = (int(v) for v in model.input_shape[1:3])
+        if recorded.input_size != (h, w):
+            raise ValueError(
+                f"{weights_path} records a {recorded.input_size[0]}x{recorded.input_size[1]} "
+                f"codec but the model takes {h}x{w} crops"
+            )
+        return recorded
     h, w = model.input_shape[1:3]
     hh, hw = model.output_shape[1:3]
-    return HeatmapCodec((int(h), int(w)), (int(hh), int(hw)), **settings)
+    return HeatmapCodec((int(h), int(w)), (int(hh), int(hw)))
 
 
 def build_metadata(

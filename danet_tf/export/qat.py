@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from danet_tf.export.calibration import CropSet
+from danet_tf.data.calibration import CropSet
 
 
 def write_qat_tflite(

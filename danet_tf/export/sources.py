@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from danet_tf.codec import KeypointInfo
-from danet_tf.export.calibration import CropSet, person_crops
+from danet_tf.codec import HeatmapCodec, KeypointInfo
+from danet_tf.data.calibration import CropSet, person_crops
 
 
 def default_calibration() -> tuple[Path, Path] | None:
@@ -21,6 +21,16 @@ def default_calibration() -> tuple[Path, Path] | None:
     )
     ann = root / "coco_sample" / "train.json"
     return (ann, root / "coco_sample" / "images") if ann.is_file() else None
+
+
+def model_file(name: str | None, weights: str | Path | None) -> str | None:
+    """The ``.keras`` file a ``--model``/``--weights`` pair loads from (it records the codec the
+    model was trained with), or None for a model built from the registry."""
+    from danet_tf.models.loading import is_model_file
+
+    if weights is not None:
+        return str(weights)
+    return name if name is not None and is_model_file(name) else None
 
 
 def load_source_model(
@@ -40,12 +50,13 @@ def load_source_model(
 
 
 def crops_for(
-    model: Any,
+    codec: HeatmapCodec,
     annotations: str | Path | None,
     images_dir: str | Path | None,
     count: int = 200,
 ) -> CropSet:
-    """Real person crops at the model's input size; defaults to ``$DANET_DATA/coco_sample``."""
+    """Real person crops cut by the model's ``codec`` (`danet_tf.export.api.model_codec`);
+    defaults to ``$DANET_DATA/coco_sample``."""
     if annotations is None:
         found = default_calibration()
         if found is None:
@@ -54,7 +65,7 @@ def crops_for(
                 "are needed to calibrate int8 and to verify every export), or set DANET_DATA"
             )
         annotations, images_dir = found
-    return person_crops(annotations, images_dir, tuple(model.input_shape[1:3]), count=count)
+    return person_crops(annotations, images_dir, codec, count=count)
 
 
 def keypoints_for(annotations: str | Path | None, num_keypoints: int) -> KeypointInfo:

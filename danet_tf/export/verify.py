@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from danet_tf.codec import COCO_SIGMAS, HeatmapCodec
+from danet_tf.data.calibration import CropSet
 from danet_tf.evaluation.nms import oks
-from danet_tf.export.calibration import CropSet
 
 
 class ExportVerificationError(RuntimeError):

@@ -6,8 +6,6 @@ import keras
 
 from danet_tf.models.builder import (
     DEFAULT_LEVEL_SIGMAS,
-    INPUT_MEAN,
-    INPUT_STD,
     LEVELS,
     build_from_spec,
     input_normalization,
@@ -64,8 +62,6 @@ def inference_model(model: keras.Model) -> keras.Model:
 
 __all__ = [
     "DEFAULT_LEVEL_SIGMAS",
-    "INPUT_MEAN",
-    "INPUT_STD",
     "LEVELS",
     "SPECS",
     "Complexity",

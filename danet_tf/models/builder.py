@@ -14,12 +14,6 @@ from danet_tf.layers import (
 )
 from danet_tf.models.specs import ModelSpec
 
-# The default input statistics (ImageNet, 0-255 scale, RGB), as the spec table's
-# defaults; a model's own values live in its ``normalize`` layer
-# (:func:`input_normalization`) and exports copy them from there into their metadata.
-INPUT_MEAN = (123.675, 116.28, 103.53)
-INPUT_STD = (58.395, 57.12, 57.375)
-
 # Supervised pyramid levels, coarse to fine; "heatmaps" is the finest (stride 4) and
 # the only one an inference model keeps.
 LEVELS = ("heatmaps_s32", "heatmaps_s16", "heatmaps_s8", "heatmaps")

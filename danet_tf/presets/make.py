@@ -54,8 +54,8 @@ def _ap(model_path: Path, ann: Path, images: Path, detector=None, flip: bool = T
 
     m = load_eval_model(None, model_path)
     report = evaluate_topdown(
-        m.predict_fn, ann, images, num_keypoints=m.num_keypoints, input_size=m.input_size,
-        heatmap_size=m.heatmap_size, detector=detector, flip=flip, progress=False,
+        m.predict_fn, ann, images, codec=m.codec, num_keypoints=m.num_keypoints,
+        detector=detector, flip=flip, progress=False,
     )
     return round(float(report.metrics["AP"]), 4)
 
@@ -88,8 +88,8 @@ def int8_agreement(float_path: Path, int8_path: Path, crops, codec) -> dict[str,
 
 def make_preset(spec: PresetSpec) -> dict[str, Any]:
     from danet_edge.detector import PersonDetector
+    from danet_tf.data.calibration import person_crops
     from danet_tf.export.api import export_model, recorded_codec
-    from danet_tf.export.calibration import person_crops
     from danet_tf.models import load_model
     from danet_tf.models.complexity import count_complexity
 
@@ -102,9 +102,8 @@ def make_preset(spec: PresetSpec) -> dict[str, Any]:
     codec = recorded_codec(keras_path)
     if codec is None:
         raise ValueError(f"{spec.keras} records no codec: use a training run's final/best.keras")
-    size = tuple(int(v) for v in model.input_shape[1:3])
-    calib = person_crops(spec.calibration, spec.data_root, size, spec.calib_count)
-    verify = person_crops(spec.holdout, spec.data_root, size, spec.verify_count)
+    calib = person_crops(spec.calibration, spec.data_root, codec, spec.calib_count)
+    verify = person_crops(spec.holdout, spec.data_root, codec, spec.verify_count)
     files = {"keras": keras_path}
     for kind, quantize in (("float32", "none"), ("int8", "int8")):
         out = PRESET_DIR / f"{spec.name}{'' if kind == 'float32' else '_int8'}.tflite"
@@ -128,7 +127,7 @@ def make_preset(spec: PresetSpec) -> dict[str, Any]:
     entry = {
         "description": spec.description,
         "model": spec.training.get("model"),
-        "input_size": list(size),
+        "input_size": list(codec.input_size),
         "heatmap_size": list(codec.heatmap_size),
         "params_m": round(counts.params / 1e6, 3),
         "gmacs": round(counts.macs / 1e9, 3),

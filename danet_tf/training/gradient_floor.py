@@ -27,11 +27,7 @@ import tensorflow as tf
 from danet_tf.config import Config, load_config
 from danet_tf.data.targets import encode_heatmaps
 from danet_tf.training.losses import pose_loss
-from danet_tf.training.trainer import (
-    _levels_and_sigmas,
-    default_model_builder,
-    resolve_level_weights,
-)
+from danet_tf.training.trainer import default_model_builder, resolve_level_weights, run_codec
 
 KERAS_STEP1 = 1.0 / math.sqrt(1.0 - 0.999)  # Keras's epsilon at step 1, in textbook units
 # MegEngine's default 1e-8; Keras's default 1e-7 late and at step 1; Keras 1e-8 at step 1.
@@ -41,9 +37,9 @@ THRESHOLDS = (1e-8, 1e-7, 1e-8 * KERAS_STEP1, 1e-7 * KERAS_STEP1)
 def first_gradients(cfg: Config, model: keras.Model, images: tf.Tensor, keypoints: tf.Tensor,
                     target_scale: float) -> np.ndarray:
     """|gradient| of every trainable scalar for one batch, with the training loss of ``cfg``."""
-    levels, sigmas = _levels_and_sigmas(cfg)
-    h, w = cfg.model.input_size
-    targets = encode_heatmaps(keypoints, (h, w), (h // 4, w // 4), sigmas)
+    codec = run_codec(cfg)
+    levels = tuple(codec.level_sigmas)
+    targets = encode_heatmaps(keypoints, codec)
     with tf.GradientTape() as tape:
         outputs = model(tf.cast(images, tf.float32), training=True)
         terms = pose_loss(targets, outputs, levels, resolve_level_weights(cfg, levels),
@@ -73,9 +69,9 @@ def training_batch(cfg: Config, batch: int) -> tuple[tf.Tensor, tf.Tensor]:
     from danet_tf.data import build_dataset, load_coco
 
     data = load_coco(cfg.data.annotations, cfg.data.images, min_box_area=cfg.data.min_box_area)
-    ds = build_dataset(data, batch_size=batch, input_size=tuple(cfg.model.input_size),
+    ds = build_dataset(data, batch_size=batch, codec=run_codec(cfg),
                        seed=cfg.runtime.seed, encode_targets=False, image_dtype=tf.uint8,
-                       box_padding=cfg.data.box_padding, rotation=cfg.data.rotation,
+                       rotation=cfg.data.rotation,
                        scale_range=tuple(cfg.data.scale_range), flip=cfg.data.flip,
                        half_body_prob=cfg.data.half_body_prob,
                        half_body_upper_prob=cfg.data.half_body_upper_prob)  # fmt: skip

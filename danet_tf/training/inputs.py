@@ -16,6 +16,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from danet_edge.codec import HeatmapCodec
 from danet_tf.config import Config
 
 # (per-replica batch, seed, number of input pipelines, this pipeline's index, samples this
@@ -100,8 +101,9 @@ def synthetic_paths(cfg: Config) -> dict[str, Path]:
     )
 
 
-def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
-    """Readers + tf.data pipelines for the config's data section."""
+def build_inputs(cfg: Config, codec: HeatmapCodec) -> TrainInputs:
+    """Readers + tf.data pipelines for the config's data section, cropping and encoding with
+    the run's ``codec`` (`danet_tf.training.trainer.run_codec`)."""
     from danet_tf.data import build_dataset, load_coco
     from danet_tf.data.images import SkipCounter
 
@@ -124,8 +126,7 @@ def build_inputs(cfg: Config, level_sigmas: dict[str, float]) -> TrainInputs:
     if val_set is not None and len(val_set) and cfg.train.val_samples:
         probe_images(val_set, "validation", "data.val_images")
     counters = {"train": SkipCounter(), "val": SkipCounter()}
-    common = dict(input_size=tuple(cfg.model.input_size), level_sigmas=level_sigmas,
-                  box_padding=cfg.data.box_padding)
+    common = dict(codec=codec)
     aug = dict(
         rotation=cfg.data.rotation,
         scale_range=tuple(cfg.data.scale_range),

@@ -20,6 +20,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from danet_edge.codec import HeatmapCodec
 from danet_tf.config import Config
 from danet_tf.data.targets import encode_heatmaps
 from danet_tf.training.losses import pose_loss
@@ -100,17 +101,18 @@ def pack_targets(targets: dict[str, tf.Tensor], levels: Sequence[str]) -> tf.Ten
                      + [plane(targets["weights"]), plane(targets["visible"])], axis=-1)
 
 
-def fit_dataset(dataset: tf.data.Dataset, cfg: Config, levels: Sequence[str],
-                level_sigmas: dict[str, float]) -> tf.data.Dataset:
+def fit_dataset(dataset: tf.data.Dataset, codec: HeatmapCodec, levels: Sequence[str]
+                ) -> tf.data.Dataset:
     """The training pipeline's ``(uint8 images, {"keypoints", "weights"})`` batches as
-    ``(float32 images, packed targets)`` for ``model.fit`` with `PoseLoss`."""
-    input_size = tuple(cfg.model.input_size)
-    heatmap_size = (input_size[0] // 4, input_size[1] // 4)
-    sigmas = {lvl: level_sigmas[lvl] for lvl in levels}
+    ``(float32 images, packed targets)`` for ``model.fit`` with `PoseLoss`, the targets of
+    ``levels`` rendered by the run's ``codec`` (`danet_tf.training.trainer.run_codec`)."""
+    missing = [lvl for lvl in levels if lvl not in codec.level_sigmas]
+    if missing:
+        raise ValueError(f"the codec has no target sigma for levels {missing}")
 
     def to_fit(images, targets):
         if "keypoints" in targets:
-            targets = encode_heatmaps(targets["keypoints"], input_size, heatmap_size, sigmas)
+            targets = encode_heatmaps(targets["keypoints"], codec)
         return tf.cast(images, tf.float32), pack_targets(targets, levels)
 
     return dataset.map(to_fit, num_parallel_calls=tf.data.AUTOTUNE)

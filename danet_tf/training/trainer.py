@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from danet_tf.codec import HeatmapCodec
-from danet_tf.config import Config, default_workdir
+from danet_tf.config import Config, build_codec, default_workdir
 from danet_tf.data.targets import encode_heatmaps
 from danet_tf.training import runs
 from danet_tf.training.atomic import atomic_write_text, remove_stale_temporaries
@@ -102,29 +102,13 @@ def check_model_name(name: str) -> None:
         raise ValueError(f"model.name: unknown model {name!r}; known: {', '.join(known)}")
 
 
-def run_codec(cfg: Config) -> HeatmapCodec:
-    """The codec of a run, from its config: input size, stride-4 heatmaps, the supervised
-    levels' target sigmas (``data.level_sigmas``) and the crop padding (``data.box_padding``).
-    Training renders its targets with these values and writes them into ``final.keras`` and
-    ``best.keras`` (their embedded metadata), from where export copies them into every
-    artifact; the decoder settings are the codec's own (``danet_edge.codec.HeatmapCodec``)."""
-    _, sigmas = _levels_and_sigmas(cfg)
-    h, w = (int(v) for v in cfg.model.input_size)
-    finest = {"sigma": sigmas["heatmaps"]} if "heatmaps" in sigmas else {}
-    return HeatmapCodec((h, w), (h // 4, w // 4), level_sigmas=sigmas,
-                        padding=float(cfg.data.box_padding), **finest)  # fmt: skip
-
-
-def _levels_and_sigmas(cfg: Config) -> tuple[tuple[str, ...], dict[str, float]]:
+def run_codec(cfg: Config, levels: tuple[str, ...] | None = None) -> HeatmapCodec:
+    """The codec of a run (`danet_tf.config.build_codec`) for the model's supervised ``levels``
+    (default: ``danet_tf.models.LEVELS``): written into ``final.keras``/``best.keras``, and
+    what the input pipeline, the targets, validation and the pictures use."""
     from danet_tf import models
 
-    levels = tuple(models.LEVELS)
-    sigmas = dict(cfg.data.level_sigmas or models.DEFAULT_LEVEL_SIGMAS)
-    unknown = sorted(set(sigmas) - set(levels))
-    if unknown:
-        raise ValueError(f"data.level_sigmas: unknown levels {unknown}; known: {list(levels)}")
-    levels = tuple(lvl for lvl in levels if lvl in sigmas)
-    return levels, {lvl: float(sigmas[lvl]) for lvl in levels}
+    return build_codec(cfg, tuple(models.LEVELS) if levels is None else tuple(levels))
 
 
 def resolve_level_weights(cfg: Config, levels: tuple[str, ...]) -> tuple[float, ...]:
@@ -274,15 +258,14 @@ def train(
     strategy = make_strategy(cfg.runtime.strategy)
     chief = is_chief(strategy)
     workdir = resolve_workdir(cfg)
+    codec = run_codec(cfg, levels)
     if levels is None:
-        levels, sigmas = _levels_and_sigmas(cfg)
-    else:
-        sigmas = {}
+        levels = tuple(codec.level_sigmas)
     level_weights = resolve_level_weights(cfg, levels)
     if model_builder is None:
         check_model_name(cfg.model.name)
     if inputs is None:
-        inputs = build_inputs(cfg, sigmas)
+        inputs = build_inputs(cfg, codec)
     builder = model_builder or default_model_builder
     verbose = cfg.runtime.verbose
     say = print if verbose and chief else (lambda *a, **k: None)
@@ -296,7 +279,7 @@ def train(
         "num_keypoints": inputs.num_keypoints, "num_train_samples": inputs.num_train_samples,
         "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
         "levels": list(levels), "level_weights": list(level_weights),
-        "level_sigmas": dict(sigmas), "learning_rate": plan.learning_rate,
+        "level_sigmas": dict(codec.level_sigmas), "learning_rate": plan.learning_rate,
         "end_learning_rate": plan.end_learning_rate,
     }
     this_run = runs.flatten(cfg.to_dict(), resolved)
@@ -386,15 +369,15 @@ def train(
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     check_grads = policy != "mixed_float16"  # loss scaling skips non-finite steps itself
     train_step = _make_train_step(
-        strategy, model, optimizer, step_var, levels, level_weights, cfg, global_batch, sigmas,
+        strategy, model, optimizer, step_var, levels, level_weights, cfg, global_batch, codec,
         check_grads,
     )
     logger = TrainLogger(workdir, enabled=chief, verbose=verbose,
                          steps_per_epoch=steps_per_epoch, start_step=start_step,
                          total_steps=total_steps, progress_every=cfg.train.log_every_steps)
     inference_fn = inference_fn or _inference_model
-    monitor = _Monitor(cfg, inputs, model, inference_fn, levels, workdir, logger, start_step,
-                       steps_per_epoch, enabled=chief)
+    monitor = _Monitor(cfg, codec, inputs, model, inference_fn, levels, workdir, logger,
+                       start_step, steps_per_epoch, enabled=chief)
     cb = keras.callbacks.CallbackList(list(callbacks or []), add_history=False,
                                       add_progbar=False, model=model, epochs=cfg.train.epochs,
                                       steps=steps_per_epoch, verbose=0)
@@ -489,8 +472,8 @@ def train(
 
     final = None
     if chief:
-        final = _write_final(cfg, model, builder, inference_fn, inputs.num_keypoints, workdir,
-                             keypoints=inputs.keypoint_info)
+        final = _write_final(cfg, codec, model, builder, inference_fn, inputs.num_keypoints,
+                             workdir, keypoints=inputs.keypoint_info)
     summary = {"step": step, "total_steps": total_steps, "logs": logs, "replicas": replicas,
                "optimizer_iterations": int(optimizer.iterations.numpy()),
                "resumed_from_step": selection.step, "stopped_by_callback": stopped,
@@ -508,11 +491,12 @@ class _Monitor:
     """Validation, best.keras, skipped-sample counts and pictures of the chief (no-op
     elsewhere)."""
 
-    def __init__(self, cfg: Config, inputs: TrainInputs, model: keras.Model,
+    def __init__(self, cfg: Config, codec: HeatmapCodec, inputs: TrainInputs, model: keras.Model,
                  inference_fn: Callable[[keras.Model], keras.Model],
                  levels: tuple[str, ...], workdir: Path, logger: TrainLogger, start_step: int,
                  steps_per_epoch: int, enabled: bool) -> None:
         self.cfg, self.inputs, self.model, self.levels = cfg, inputs, model, levels
+        self.codec = codec
         self.workdir, self.logger, self.enabled = workdir, logger, enabled
         self.coco = False
         self.metric: str | None = None
@@ -569,9 +553,9 @@ class _Monitor:
         if self.coco:
             vals, self._val_skips = coco_ap(
                 self.inference(), self.val_ann, self.inputs.val_images,
-                self.inputs.num_keypoints, tuple(self.cfg.model.input_size))
+                self.inputs.num_keypoints, self.codec)
             return vals
-        return evaluate_pck(self.model, self.inputs, self.cfg, self.levels[-1])
+        return evaluate_pck(self.model, self.inputs, self.cfg, self.levels[-1], self.codec)
 
     def epoch_skips(self, epoch: int) -> dict[str, dict[str, int]] | None:
         if not self.enabled:
@@ -595,8 +579,9 @@ class _Monitor:
             return
         value = logs.get(self.metric) if self.metric else None
         if self.best.improves(value):
-            _write_final(self.cfg, self.model, builder, self._inference_fn, num_keypoints,
-                         self.workdir, name="best.keras", keypoints=self.inputs.keypoint_info)
+            _write_final(self.cfg, self.codec, self.model, builder, self._inference_fn,
+                         num_keypoints, self.workdir, name="best.keras",
+                         keypoints=self.inputs.keypoint_info)
             self.best.record(value, epoch + 1, step)
         if self.crops is not None:
             self._overlay(epoch, step)
@@ -608,12 +593,9 @@ class _Monitor:
             {"step": step, "epoch": epoch + 1, "logs": logs, **self.summary()}, indent=1))
 
     def _overlay(self, epoch: int, step: int) -> None:
-        from danet_tf.codec import HeatmapCodec
-
         images, keypoints = self.crops
         heatmaps = np.asarray(self.inference()([images], training=False), np.float32)
-        codec = HeatmapCodec(tuple(self.cfg.model.input_size), heatmaps.shape[1:3])
-        coords, _ = codec.decode(heatmaps, mode="shift")
+        coords, _ = self.codec.decode(heatmaps)
         info = self.inputs.val_keypoint_info or self.inputs.keypoint_info
         skeleton = tuple(getattr(info, "skeleton", ()) or ())
         grid = overlay_grid(images, keypoints, np.asarray(coords), skeleton)
@@ -632,30 +614,27 @@ class _Monitor:
 
 
 def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights, cfg,
-                     global_batch, level_sigmas=None, check_grads=True):
+                     global_batch, codec: HeatmapCodec | None = None, check_grads=True):
     """One optimizer step per call on the next batch of ``iterator``.
 
     Batches are ``(images, targets)``: images uint8 or float32 (cast here), targets either
     heatmaps ``{level: ..., "weights": ...}`` or, as the input pipeline sends them,
     ``{"keypoints": (B, K, 3), "weights": ...}``, rendered here on the replica's device
-    with ``level_sigmas`` (`danet_tf.data.targets.encode_heatmaps`): that keeps the
+    with ``codec`` (`danet_tf.data.targets.encode_heatmaps`): that keeps the
     Gaussians off the input pipeline's CPU and 4 levels of heatmaps (835 KB per 256x192
     sample) out of the host-to-device copy. Also returns ``grad_norm`` (the global norm of
     the gradients; 0 when ``check_grads`` is off), so a non-finite gradient stops the run.
     """
     scale_loss = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-    input_size = tuple(cfg.model.input_size)
-    heatmap_size = (input_size[0] // 4, input_size[1] // 4)
 
     def step_fn(images, targets):
         images = tf.cast(images, tf.float32)
         targets = dict(targets)
         serial = targets.pop("serial", None)
         if "keypoints" in targets:
-            if not level_sigmas:
-                raise ValueError("keypoint targets need level_sigmas to render heatmaps")
-            targets = encode_heatmaps(targets["keypoints"], input_size, heatmap_size,
-                                      level_sigmas)  # fmt: skip
+            if codec is None:
+                raise ValueError("keypoint targets need the run's codec to render heatmaps")
+            targets = encode_heatmaps(targets["keypoints"], codec)
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
             terms = pose_loss(targets, outputs, levels, level_weights, cfg.train.ohkm_weight,
@@ -691,31 +670,27 @@ def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights
 
 
 def evaluate_pck(model: keras.Model, inputs: TrainInputs, cfg: Config, level: str,
-                 alpha: float = PCK_ALPHA) -> dict[str, float]:
-    """PCK@alpha (of the crop's longer side) on up to ``train.val_samples`` validation crops."""
-    preds, gts, vis = predict_val(model, inputs, cfg, level)
+                 codec: HeatmapCodec, alpha: float = PCK_ALPHA) -> dict[str, float]:
+    """PCK@alpha (of the crop's longer side) on up to ``train.val_samples`` validation crops,
+    decoded as the run's ``codec`` decodes."""
+    preds, gts, vis = predict_val(model, inputs, cfg, level, codec)
     if not len(preds):
         return {}
-    threshold = alpha * max(cfg.model.input_size)
+    threshold = alpha * max(codec.input_size)
     return {f"val_pck@{alpha:g}": pck(preds, gts, vis, threshold)}
 
 
-def predict_val(model: keras.Model, inputs: TrainInputs, cfg: Config, level: str
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decoded predictions, ground truth and visibility on the validation crops."""
-    from danet_tf.codec import HeatmapCodec
-
+def predict_val(model: keras.Model, inputs: TrainInputs, cfg: Config, level: str,
+                codec: HeatmapCodec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decoded predictions (the codec's decoder), ground truth and visibility on the
+    validation crops."""
     preds, gts, vis = [], [], []
     seen = 0
-    codec = None
     for images, _, keypoints in inputs.make_val(max(1, min(32, cfg.train.val_samples))):
         heatmaps = model(images, training=False)
         if isinstance(heatmaps, dict):
             heatmaps = heatmaps[level]
-        heatmaps = np.asarray(heatmaps, np.float32)
-        if codec is None:
-            codec = HeatmapCodec(tuple(cfg.model.input_size), heatmaps.shape[1:3])
-        coords, _ = codec.decode(heatmaps, mode="shift")
+        coords, _ = codec.decode(np.asarray(heatmaps, np.float32))
         kp = keypoints.numpy()
         preds.append(coords)
         gts.append(kp[..., :2])
@@ -729,7 +704,7 @@ def predict_val(model: keras.Model, inputs: TrainInputs, cfg: Config, level: str
     return (np.concatenate(preds)[:n], np.concatenate(gts)[:n], np.concatenate(vis)[:n])
 
 
-def _write_final(cfg: Config, model: keras.Model, builder: ModelBuilder,
+def _write_final(cfg: Config, codec: HeatmapCodec, model: keras.Model, builder: ModelBuilder,
                  inference_fn: Callable[[keras.Model], keras.Model], num_keypoints: int,
                  workdir: Path, name: str = "final.keras", keypoints: Any = None) -> Path:
     """Save the single-output inference model in float32 as ``name`` (atomically)."""
@@ -756,7 +731,7 @@ def _write_final(cfg: Config, model: keras.Model, builder: ModelBuilder,
         keypoints = None
     try:
         meta = build_metadata(inference, "keras", "none", None, keypoints, cfg.model.name,
-                              run_codec(cfg))  # fmt: skip
+                              codec)  # fmt: skip
     except ValueError:  # not a danet_tf model (no normalize layer): nothing to record
         meta = None
     if meta is not None:

@@ -2,8 +2,8 @@
 
 When the validation annotations carry OKS sigmas (COCO keypoints: the COCO-17 layout or a
 ``sigmas`` field) the metric is COCO keypoint AP from pycocotools on ground-truth boxes,
-through the same `danet_tf.evaluation.evaluate_topdown` as ``tools/eval.py`` (flip test,
-``blur_shift`` decoding, OKS-NMS), on the first ``train.val_samples`` persons of the file
+through the same `danet_tf.evaluation.evaluate_topdown` as ``tools/eval.py``, with the run's
+codec (its crop padding, flip test and decoding), OKS-NMS, on the first ``train.val_samples`` persons of the file
 (by image id; a subset file ``val_subset.json`` is written when the file holds more).
 Otherwise it is PCK@0.05 of the crop's longer side on the first ``val_samples`` validation
 crops. Higher is better for both; ``best.keras`` is saved whenever the metric improves.
@@ -54,15 +54,16 @@ def val_subset(ann_file: str, max_persons: int, out: Path) -> str:
 
 
 def coco_ap(inference_model, ann_file: str, image_dir: str | None, num_keypoints: int,
-            input_size: tuple[int, int]) -> tuple[dict[str, float], dict[str, int]]:
-    """COCO keypoint AP of a single-output (unscaled) model: metrics and skipped images by
-    reason."""
+            codec) -> tuple[dict[str, float], dict[str, int]]:
+    """COCO keypoint AP of a single-output (unscaled) model evaluated with the run's ``codec``
+    (crop padding, decoding, flip test as the exported model will have them): metrics and
+    skipped images by reason."""
     from danet_tf.evaluation import evaluate_topdown
     from danet_tf.evaluation.inference import keras_predict_fn
 
     report = evaluate_topdown(
         keras_predict_fn(inference_model), ann_file, image_dir, num_keypoints=num_keypoints,
-        input_size=tuple(input_size), metric="coco", progress=False)
+        codec=codec, metric="coco", progress=False)
     skipped: dict[str, int] = {}
     for why in report.skipped_images.values():
         skipped[why] = skipped.get(why, 0) + 1

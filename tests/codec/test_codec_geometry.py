@@ -7,13 +7,13 @@ from danet_tf.codec import affine_points, box_to_center_scale, crop_person, get_
 
 
 def test_box_to_center_scale_keeps_aspect_and_pads():
-    center, scale = box_to_center_scale([10, 20, 30, 100], aspect_ratio=0.75)
+    center, scale = box_to_center_scale([10, 20, 30, 100], aspect_ratio=0.75, padding=1.25)
     np.testing.assert_allclose(center, [25, 70])
     np.testing.assert_allclose(scale, [75 * 1.25, 100 * 1.25])
     _, scale = box_to_center_scale([0, 0, 300, 100], aspect_ratio=0.75, padding=1.0)
     np.testing.assert_allclose(scale, [300, 400])
     with pytest.raises(ValueError, match="x, y, w, h"):
-        box_to_center_scale([1, 2, 3], 0.75)
+        box_to_center_scale([1, 2, 3], 0.75, 1.25)
 
 
 def test_affine_maps_region_edges_to_crop_edges():
@@ -40,7 +40,7 @@ def test_positive_rotation_turns_content_counter_clockwise():
 def test_crop_person_puts_pixels_where_affine_points_says():
     image = np.zeros((200, 300, 3), np.uint8)
     image[120, 170] = 255
-    center, scale = box_to_center_scale([120, 60, 100, 120], aspect_ratio=0.75)
+    center, scale = box_to_center_scale([120, 60, 100, 120], aspect_ratio=0.75, padding=1.25)
     for rot in (0.0, 30.0):
         crop = crop_person(image, center, scale, (128, 96), rotation_deg=rot)
         assert crop.shape == (128, 96, 3)

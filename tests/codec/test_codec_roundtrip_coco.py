@@ -36,7 +36,7 @@ def _roundtrip_results(
     heatmaps, inverses = [], []
     for ann in anns:
         box = _covering_box(ann) if cover_joints else ann["bbox"]
-        center, scale = box_to_center_scale(box, in_w / in_h)
+        center, scale = box_to_center_scale(box, in_w / in_h, 1.25)
         to_crop = get_affine_transform(center, scale, 0.0, (in_h, in_w))
         kpts = np.asarray(ann["keypoints"], np.float64).reshape(-1, 3)
         kpts[:, :2] = affine_points(kpts[:, :2], to_crop)

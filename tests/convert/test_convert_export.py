@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from danet_edge.codec import HeatmapCodec
 from danet_tf.convert import convert_checkpoint
 from danet_tf.export import export_model, load_predict, person_crops, read_metadata
 from danet_tf.export.runners import keras_predict
@@ -19,7 +20,7 @@ def converted(megengine_reference, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def crops(coco_sample):
-    return person_crops(coco_sample / "train.json", coco_sample / "images", (256, 192), count=10)
+    return person_crops(coco_sample / "train.json", coco_sample / "images", HeatmapCodec.for_input((256, 192)), count=10)
 
 
 @pytest.mark.slow

@@ -14,6 +14,8 @@ from danet_tf.data import AugmentConfig, TopDownTransform, load_coco, load_lsp, 
 
 INPUT = (128, 96)
 SIGMAS = {"heatmaps_s8": 1.7, "heatmaps": 1.4}
+CODEC = HeatmapCodec.for_input(INPUT, level_sigmas=SIGMAS, sigma=SIGMAS["heatmaps"])
+PLAIN = HeatmapCodec.for_input(INPUT)
 
 
 def _blank_with_dot(sample, shape, joint: int) -> np.ndarray:
@@ -41,7 +43,7 @@ def _brightest(crop: np.ndarray) -> np.ndarray:
 
 def test_round_trip_on_coco(coco_sample: Path):
     ds = load_coco(coco_sample / "val4.json")
-    t = TopDownTransform(ds.keypoint_info, INPUT, SIGMAS)
+    t = TopDownTransform(ds.keypoint_info, CODEC, encode=True)
     codec = HeatmapCodec(INPUT, t.heatmap_size, SIGMAS["heatmaps"])
     checked = 0
     for s in ds.samples:
@@ -77,7 +79,7 @@ def test_flip_and_rotation_follow_the_pixels(coco_sample: Path, flip: bool):
     lw, rw = names.index("left_wrist"), names.index("right_wrist")
     aug = AugmentConfig(rotation=45, rotation_prob=1.0, scale_range=(0.8, 1.2), flip=flip,
                         flip_prob=1.0, half_body_prob=0.0)  # fmt: skip
-    t = TopDownTransform(ds.keypoint_info, INPUT, SIGMAS, augment=aug)
+    t = TopDownTransform(ds.keypoint_info, CODEC, encode=True, augment=aug)
     codec = HeatmapCodec(INPUT, t.heatmap_size, SIGMAS["heatmaps"])
     rng = np.random.default_rng(0)
     tested = 0
@@ -100,8 +102,8 @@ def test_flip_and_rotation_follow_the_pixels(coco_sample: Path, flip: bool):
 def test_flip_swaps_pairs_on_lsp(lspet: Path):
     ds = load_lsp(lspet / "train_lsp14.json")
     ds = dataclasses.replace(ds, samples=ds.samples[:20])
-    plain = TopDownTransform(ds.keypoint_info, INPUT, SIGMAS)
-    flipped = TopDownTransform(ds.keypoint_info, INPUT, SIGMAS, augment=AugmentConfig(
+    plain = TopDownTransform(ds.keypoint_info, CODEC, encode=True)
+    flipped = TopDownTransform(ds.keypoint_info, CODEC, encode=True, augment=AugmentConfig(
         rotation=0, scale_range=(1, 1), flip_prob=1.0, half_body_prob=0.0))  # fmt: skip
     perm = np.arange(14)
     for a, b in ds.keypoint_info.flip_pairs:
@@ -122,8 +124,8 @@ def test_flip_swaps_pairs_on_lsp(lspet: Path):
 def test_half_body_keeps_chosen_half(coco_sample: Path):
     ds = load_coco(coco_sample / "train.json")
     aug = AugmentConfig(rotation=0, scale_range=(1, 1), flip=False, half_body_prob=1.0)
-    t = TopDownTransform(ds.keypoint_info, INPUT, SIGMAS, augment=aug)
-    full = TopDownTransform(ds.keypoint_info, INPUT, SIGMAS)
+    t = TopDownTransform(ds.keypoint_info, CODEC, encode=True, augment=aug)
+    full = TopDownTransform(ds.keypoint_info, CODEC, encode=True)
     rng = np.random.default_rng(0)
     smaller = 0
     for s in ds.samples:
@@ -146,12 +148,12 @@ def test_joints_outside_crop_get_zero_weight():
     kpts[3] = [400, 60, 2]  # far outside the box and the crop
     kpts[4] = [55, 65, 0]  # unlabelled
     s = PoseSample("x.jpg", 1, np.array([30, 30, 40, 60], np.float32), kpts)
-    out = TopDownTransform(KeypointInfo.coco(), INPUT, SIGMAS)(np.zeros((200, 300, 3), np.uint8), s)
+    out = TopDownTransform(KeypointInfo.coco(), CODEC, encode=True)(np.zeros((200, 300, 3), np.uint8), s)
     assert out.weights[3] == 0 and out.weights[4] == 0 and out.weights.sum() == 15
     assert not out.heatmaps["heatmaps"][..., 3].any()
     # A box reaching outside the image is clipped before cropping.
     s2 = PoseSample("x.jpg", 1, np.array([-100, 30, 160, 60], np.float32), kpts)
-    center, _, _, _ = TopDownTransform(KeypointInfo.coco(), INPUT, SIGMAS).params(
+    center, _, _, _ = TopDownTransform(KeypointInfo.coco(), CODEC, encode=True).params(
         s2, (200, 300, 3), None)  # fmt: skip
     assert center[0] == pytest.approx(30.0)
 
@@ -202,7 +204,7 @@ def test_half_body_is_centred_on_the_chosen_joints_mean(upper_prob, half):
     s = _half_body_sample()
     aug = AugmentConfig(rotation=0, scale_range=(1, 1), flip=False, half_body_prob=1.0,
                         half_body_upper_prob=upper_prob)  # fmt: skip
-    t = TopDownTransform(KeypointInfo.coco(), INPUT, augment=aug)
+    t = TopDownTransform(KeypointInfo.coco(), PLAIN, augment=aug)
     center, scale, _, _ = t.params(s, (400, 300, 3), np.random.default_rng(0))
     pts = s.keypoints[half, :2].astype(np.float64)
     np.testing.assert_allclose(center, pts.mean(0), rtol=1e-6)
@@ -217,7 +219,7 @@ def test_half_body_keeps_the_upper_body_at_the_configured_rate():
     from danet_tf.codec import KeypointInfo
 
     s = _half_body_sample()
-    t = TopDownTransform(KeypointInfo.coco(), INPUT, augment=AugmentConfig(half_body_prob=1.0))
+    t = TopDownTransform(KeypointInfo.coco(), PLAIN, augment=AugmentConfig(half_body_prob=1.0))
     upper_mean = s.keypoints[:11, :2].mean(0)
     rng = np.random.default_rng(0)
     upper = [np.allclose(t.half_body(s.keypoints, rng)[0], upper_mean) for _ in range(2000)]

@@ -10,11 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from data_helpers import person, write_coco
 
 import danet_edge.images as edge_images
+from danet_tf.codec import HeatmapCodec
 from danet_tf.data import calibration_crops, load_coco
 from danet_tf.data import images as data_images
+from tests.data.data_helpers import person, write_coco
 
 NAME = "000000000785.jpg"
 
@@ -112,7 +113,7 @@ def test_calibration_skips_and_counts_bad_files(tmp_path, bad_images, coco_sampl
     anns = [person(k + 1, k + 1, [200, 50, 200, 300]) for k in range(len(names))]
     ds = load_coco(write_coco(tmp_path / "calib.json", images, anns), bad_images["good"].parent)
     counter = data_images.SkipCounter()
-    crops, _ = calibration_crops(ds, count=4, input_size=(64, 48), skip_counter=counter)
+    crops, _ = calibration_crops(ds, HeatmapCodec.for_input((64, 48)), count=4, skip_counter=counter)
     assert len(crops) == 1
     assert counter.by_reason == {REASONS["truncated"]: 1, "empty file": 1, "missing file": 1}
     assert counter.summary() == (

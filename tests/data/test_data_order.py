@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from danet_tf.codec import HeatmapCodec
 from danet_tf.data import build_dataset, load_coco
 from danet_tf.data.order import epoch_order, sample_indices
 
 INPUT = (64, 48)
+CODEC = HeatmapCodec.for_input(INPUT)
 # No augmentation: a training crop is then byte-identical to the validation crop of its sample.
 PLAIN = dict(rotation=0.0, scale_range=(1.0, 1.0), flip=False, half_body_prob=0.0)
 
@@ -27,11 +29,11 @@ def _images(ds, batches: int) -> list[np.ndarray]:
 
 def _visited(dataset, batch: int, batches: int, **kw) -> np.ndarray:
     """Sample indices a training pipeline visits, recovered from its crops."""
-    val = build_dataset(dataset, batch_size=len(dataset), input_size=INPUT, training=False,
+    val = build_dataset(dataset, batch_size=len(dataset), codec=CODEC, training=False,
                         encode_targets=False, image_dtype=tf.uint8)  # fmt: skip
     index = {crop.tobytes(): i for i, crop in enumerate(next(iter(val))[0].numpy())}
     assert len(index) == len(dataset)
-    ds = build_dataset(dataset, batch_size=batch, input_size=INPUT, encode_targets=False,
+    ds = build_dataset(dataset, batch_size=batch, codec=CODEC, encode_targets=False,
                        image_dtype=tf.uint8, **PLAIN, **kw)  # fmt: skip
     return np.array([index[c.tobytes()] for b in _images(ds, batches) for c in b])
 
@@ -77,7 +79,7 @@ def test_shards_split_one_permutation(coco_train):
 
 
 def test_resume_start_continues_the_same_augmented_stream(coco_train):
-    kw = dict(input_size=INPUT, seed=5, encode_targets=False, image_dtype=tf.uint8)
+    kw = dict(codec=CODEC, seed=5, encode_targets=False, image_dtype=tf.uint8)
     whole = np.concatenate(_images(build_dataset(coco_train, batch_size=10, **kw), 8))
     resumed = np.concatenate(_images(build_dataset(coco_train, batch_size=10, start=30, **kw), 5))
     np.testing.assert_array_equal(resumed, whole[30:80])

@@ -8,14 +8,16 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from data_helpers import person, write_coco, write_jpeg
 
 from danet_tf.codec import HeatmapCodec
 from danet_tf.data import SkipCounter, build_dataset, calibration_crops, load_coco
 from danet_tf.data.loader import JPEG_DECODE_FAILED
+from tests.data.data_helpers import person, write_coco, write_jpeg
 
 INPUT = (64, 48)
 SIGMAS = {"heatmaps_s16": 2.0, "heatmaps": 1.4}
+CODEC = HeatmapCodec.for_input(INPUT, level_sigmas=SIGMAS, sigma=SIGMAS["heatmaps"])
+PLAIN = HeatmapCodec.for_input(INPUT)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,7 @@ def coco_val(coco_sample: Path):
 
 
 def test_shapes_and_dtypes(coco_val):
-    ds = build_dataset(coco_val, batch_size=4, input_size=INPUT, level_sigmas=SIGMAS, seed=0)
+    ds = build_dataset(coco_val, batch_size=4, codec=CODEC, seed=0)
     images, targets = next(iter(ds))
     assert images.shape == (4, 64, 48, 3) and images.dtype == tf.float32
     assert set(targets) == {"heatmaps_s16", "heatmaps", "weights", "visible"}
@@ -39,7 +41,7 @@ def test_shapes_and_dtypes(coco_val):
 def test_default_levels_are_the_models(coco_val):
     from danet_tf.models import LEVELS
 
-    ds = build_dataset(coco_val, batch_size=2, input_size=INPUT)
+    ds = build_dataset(coco_val, batch_size=2, codec=PLAIN)
     assert set(ds.element_spec[1]) == {*LEVELS, "weights", "visible"}
 
 
@@ -49,7 +51,7 @@ def _batches(ds, n: int):
 
 def test_seed_reproducible(coco_val):
     make = lambda seed: build_dataset(  # noqa: E731
-        coco_val, batch_size=4, input_size=INPUT, level_sigmas=SIGMAS, seed=seed)  # fmt: skip
+        coco_val, batch_size=4, codec=CODEC, seed=seed)  # fmt: skip
     a, b, c = _batches(make(3), 4), _batches(make(3), 4), _batches(make(4), 4)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x[0], y[0])
@@ -58,12 +60,12 @@ def test_seed_reproducible(coco_val):
 
 
 def test_validation_mode(coco_val):
-    ds = build_dataset(coco_val, batch_size=5, input_size=INPUT, level_sigmas=SIGMAS,
+    ds = build_dataset(coco_val, batch_size=5, codec=CODEC,
                        training=False, with_keypoints=True)  # fmt: skip
     batches = _batches(ds, 10)
     assert [b[0].shape[0] for b in batches] == [5, 5, 2]  # finite, remainder kept
     images = np.concatenate([b[0] for b in batches])
-    crops, kpts = calibration_crops(coco_val, count=12, input_size=INPUT, min_keypoints=0)
+    crops, kpts = calibration_crops(coco_val, PLAIN, count=12, min_keypoints=0)
     # File order, no augmentation: the same crops the calibration helper makes.
     np.testing.assert_array_equal(images, crops)
     np.testing.assert_allclose(np.concatenate([b[2] for b in batches]), kpts)
@@ -79,7 +81,7 @@ def test_validation_mode(coco_val):
 def test_shards_split_the_samples(coco_val):
     sizes = []
     for shard in (0, 1):
-        ds = build_dataset(coco_val, batch_size=1, input_size=INPUT, level_sigmas=SIGMAS,
+        ds = build_dataset(coco_val, batch_size=1, codec=CODEC,
                            training=False, num_shards=2, shard_index=shard)  # fmt: skip
         sizes.append(sum(1 for _ in ds))
     assert sizes == [6, 6]
@@ -87,7 +89,7 @@ def test_shards_split_the_samples(coco_val):
 
 def test_distribute_strategy(coco_val):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    ds = build_dataset(coco_val, batch_size=4, input_size=INPUT, level_sigmas=SIGMAS)
+    ds = build_dataset(coco_val, batch_size=4, codec=CODEC)
     images, targets = next(iter(strategy.experimental_distribute_dataset(ds)))
     assert images.shape == (4, 64, 48, 3) and targets["weights"].shape == (4, 17)
 
@@ -119,7 +121,7 @@ def _bad_files(tmp_path: Path) -> Path:
 def test_bad_files_are_skipped_and_counted(tmp_path: Path):
     ds = load_coco(_bad_files(tmp_path), tmp_path)
     counter = SkipCounter()
-    pipe = build_dataset(ds, batch_size=1, input_size=INPUT, level_sigmas=SIGMAS,
+    pipe = build_dataset(ds, batch_size=1, codec=CODEC,
                          training=False, skip_counter=counter)  # fmt: skip
     out = _batches(pipe, 20)
     assert len(out) == 5  # good, gray, rgba, 16-bit, clipped box
@@ -136,7 +138,7 @@ def test_bad_files_are_skipped_and_counted(tmp_path: Path):
 
 def test_bad_files_do_not_stop_training(tmp_path: Path):
     ds = load_coco(_bad_files(tmp_path), tmp_path)
-    pipe = build_dataset(ds, batch_size=4, input_size=INPUT, level_sigmas=SIGMAS, seed=1)
+    pipe = build_dataset(ds, batch_size=4, codec=CODEC, seed=1)
     batches = _batches(pipe, 6)  # endless: keeps going past the bad samples epoch after epoch
     assert len(batches) == 6 and all(b[0].shape[0] == 4 for b in batches)
     assert pipe.skip_counter.total >= 10
@@ -145,12 +147,12 @@ def test_bad_files_do_not_stop_training(tmp_path: Path):
 def test_keypoint_targets(coco_val):
     from danet_tf.data.targets import encode_heatmaps
 
-    kw = dict(batch_size=4, input_size=INPUT, level_sigmas=SIGMAS, seed=2)
+    kw = dict(batch_size=4, codec=CODEC, seed=2)
     plain = next(iter(build_dataset(coco_val, **kw)))
     light = next(iter(build_dataset(coco_val, encode_targets=False, **kw)))
     assert set(light[1]) == {"keypoints", "weights"}
     np.testing.assert_array_equal(light[0].numpy(), plain[0].numpy())
-    again = encode_heatmaps(light[1]["keypoints"], INPUT, (16, 12), SIGMAS)
+    again = encode_heatmaps(light[1]["keypoints"], CODEC)
     for key in plain[1]:
         np.testing.assert_array_equal(again[key].numpy(), plain[1][key].numpy())
 
@@ -159,7 +161,7 @@ def test_all_images_bad_fails_clearly(tmp_path: Path):
     images = [{"id": 1, "file_name": "gone.jpg"}, {"id": 2, "file_name": "gone2.jpg"}]
     anns = [person(1, 1, [10, 10, 60, 90]), person(2, 2, [10, 10, 60, 90])]
     ds = load_coco(write_coco(tmp_path / "a.json", images, anns), tmp_path)
-    pipe = build_dataset(ds, batch_size=2, input_size=INPUT, level_sigmas=SIGMAS)
+    pipe = build_dataset(ds, batch_size=2, codec=CODEC)
     with pytest.raises(tf.errors.OpError, match="no sample of .* could be loaded"):
         next(iter(pipe))
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_helpers import person, write_coco
 
 from danet_tf.data import AnnotationError, load_coco, load_lsp, load_mpii
+from tests.data.data_helpers import person, write_coco
 
 
 def test_coco_sample_counts(coco_sample: Path):

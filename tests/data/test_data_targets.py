@@ -23,7 +23,7 @@ def test_matches_codec(input_size, heatmap_size):
     kpts[0, 1] = [input_size[1] - 0.5, 3, 2]
     kpts[0, 2] = [np.nan, 3, 2]
     sigmas = {"coarse": 2.6, "fine": 1.4}
-    out = encode_heatmaps(tf.constant(kpts), input_size, heatmap_size, sigmas)
+    out = encode_heatmaps(tf.constant(kpts), HeatmapCodec(input_size, heatmap_size, level_sigmas=sigmas))
     for level, sigma in sigmas.items():
         codec = HeatmapCodec(input_size, heatmap_size, sigma)
         for i in range(b):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from danet_tf.codec import HeatmapCodec, affine_points, flip_heatmaps, get_affine_transform
 from danet_tf.evaluation import Person
+from tests.harness import REPO
 
 
 class OraclePredictor:
@@ -73,7 +73,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (aw * ah + bw * bh - inter + 1e-9)
 
 
-REPO = Path(__file__).resolve().parents[2]
+
 
 
 def run_eval_cli(*args: str) -> subprocess.CompletedProcess:

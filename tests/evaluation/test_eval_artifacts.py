@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from danet_edge.codec import HeatmapCodec
 from danet_tf.evaluation import evaluate_topdown
 from danet_tf.evaluation.evaluate import load_eval_model
 
@@ -20,7 +21,7 @@ def artifacts(coco_sample, tmp_path_factory):
 
     model = danet_tf.build_model("danet_tiny", input_shape=(*SIZE, 3))
     out = tmp_path_factory.mktemp("eval_artifacts")
-    crops = person_crops(coco_sample / "train.json", coco_sample / "images", SIZE, count=20)
+    crops = person_crops(coco_sample / "train.json", coco_sample / "images", HeatmapCodec.for_input(SIZE), count=20)
     calibration, verification = crops.split()
     model.save(out / "tiny.keras")
     export_model(model, out / "tiny.tflite", "tflite", verification)
@@ -33,7 +34,7 @@ def artifacts(coco_sample, tmp_path_factory):
 def _results(path, coco_sample):
     m = load_eval_model(None, path)
     report = evaluate_topdown(m.predict_fn, coco_sample / "val4.json", num_keypoints=17,
-                              input_size=m.input_size, heatmap_size=m.heatmap_size,
+                              codec=m.codec,
                               nms_threshold=None, progress=False)  # fmt: skip
     kps = np.array([r["keypoints"] for r in report.results], np.float64).reshape(-1, 17, 3)
     return report, kps

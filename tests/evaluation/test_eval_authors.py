@@ -5,12 +5,10 @@ import importlib.util
 import io
 import json
 import struct
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from eval_oracle import OraclePredictor, box_iou, run_eval_cli
 from pycocotools.coco import COCO
 
 from danet_tf.codec import HeatmapCodec, authors
@@ -25,8 +23,9 @@ from danet_tf.evaluation import (
     persons_from_samples,
     predict_persons,
 )
+from tests.evaluation.eval_oracle import OraclePredictor, box_iou, run_eval_cli
+from tests.harness import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 INPUT, HEATMAP = (256, 192), (64, 48)
 # Their finest training target: sigma 1.4 cells (config heat_kernel 1.4 * 4 input pixels).
 CODEC = HeatmapCodec(INPUT, HEATMAP, sigma=1.4)
@@ -54,7 +53,7 @@ def test_oracle_gt_boxes_through_evaluate_topdown_scores_near_1(coco_sample):
     persons = [persons[i] for i in order]
     oracle = _oracle(ds, persons, [ds.samples[i].keypoints for i in order], keep_batches=True)
     report = evaluate_topdown(
-        oracle, ann, num_keypoints=17, input_size=INPUT, protocol="authors", crop_border=MEAN,
+        oracle, ann, codec=HeatmapCodec.for_input(INPUT), num_keypoints=17, protocol="authors", crop_border=MEAN,
         batch_size=5, progress=False,
     )  # fmt: skip
     assert oracle.cursor == len(persons) == report.num_persons == len(report.results) == 12
@@ -162,7 +161,7 @@ def test_authors_protocol_options_are_checked(coco_sample):
     def run(**kw):
         return evaluate_topdown(
             lambda b: np.zeros((len(b), 64, 48, 17), np.float32), coco_sample / "val4.json",
-            num_keypoints=17, progress=False, **kw,
+            codec=HeatmapCodec.for_input((256, 192)), num_keypoints=17, progress=False, **kw,
         )  # fmt: skip
 
     with pytest.raises(ValueError, match="unknown protocol 'hrnet'; known: danet_tf, authors"):

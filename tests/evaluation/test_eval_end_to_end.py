@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eval_oracle import run_eval_cli
 from pycocotools.coco import COCO
 
+from danet_edge.codec import HeatmapCodec
 from danet_tf.evaluation import evaluate_topdown, keras_predict_fn
+from tests.evaluation.eval_oracle import run_eval_cli
 
-REPO = Path(__file__).resolve().parents[2]
 SIZE = (128, 96)
 
 
@@ -35,7 +35,7 @@ def predict(tiny_model_file):
 
 def _eval(predict, ann, **kw):
     kw.setdefault("num_keypoints", 17)
-    return evaluate_topdown(predict, ann, input_size=SIZE, progress=False, **kw)
+    return evaluate_topdown(predict, ann, codec=HeatmapCodec.for_input(SIZE), progress=False, **kw)
 
 
 def test_end_to_end_with_detections(coco_sample, predict, tmp_path):

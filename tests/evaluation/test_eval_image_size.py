@@ -10,6 +10,8 @@ import shutil
 import cv2
 import numpy as np
 
+from danet_edge.codec import HeatmapCodec
+
 
 def _resized_copy(coco_sample, tmp_path):
     data = json.loads((coco_sample / "val4.json").read_text())
@@ -31,7 +33,7 @@ def test_evaluation_skips_an_image_of_another_size(coco_sample, tmp_path):
     ann, images, info = _resized_copy(coco_sample, tmp_path)
     m = load_eval_model(None, preset_file(list_presets()[0]))
     report = evaluate_topdown(m.predict_fn, ann, images, num_keypoints=17,
-                              input_size=m.input_size, heatmap_size=m.heatmap_size,
+                              codec=m.codec,
                               progress=False)  # fmt: skip
     (path, why), = report.skipped_images.items()
     assert path.endswith(info["file_name"])
@@ -51,7 +53,7 @@ def test_training_reader_skips_and_counts_an_image_of_another_size(coco_sample, 
     from danet_tf.data.augment import TopDownTransform
 
     counter = SkipCounter()
-    transform = TopDownTransform(dataset.keypoint_info, (64, 48))
+    transform = TopDownTransform(dataset.keypoint_info, HeatmapCodec.for_input((64, 48)))
     loader = SampleLoader(dataset, transform, False, counter, np.uint8, 0)
     index = next(i for i, s in enumerate(dataset.samples) if s.image_path.endswith(info["file_name"]))
     assert loader._plan_one(index, 0) is None

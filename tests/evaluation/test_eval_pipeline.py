@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from eval_oracle import OraclePredictor, box_iou
 from pycocotools.coco import COCO
 
 from danet_tf.codec import HeatmapCodec
@@ -21,6 +20,7 @@ from danet_tf.evaluation import (
     predict_persons,
     predictions_to_coco_results,
 )
+from tests.evaluation.eval_oracle import OraclePredictor, box_iou
 
 CODEC = HeatmapCodec((128, 96), (32, 24))
 
@@ -40,7 +40,7 @@ def _run_oracle(dataset, persons, targets, flip=True, decode="dark", batch_size=
 @pytest.mark.parametrize("decode", ["shift", "dark"])
 def test_oracle_with_gt_boxes_scores_near_1(coco_sample, flip, decode):
     ds = load_coco(coco_sample / "val4.json")
-    persons = persons_from_samples(ds.samples, 96 / 128)
+    persons = persons_from_samples(ds.samples, 96 / 128, 1.25)
     pred = _run_oracle(ds, persons, [s.keypoints for s in ds.samples], flip, decode)
     assert len(pred.persons) == len(ds.samples) and not pred.skipped_images
     results = predictions_to_coco_results(pred, ds.keypoint_info.sigmas)
@@ -54,7 +54,7 @@ def test_oracle_with_detections_needs_oks_nms(coco_sample):
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(ann))
     persons, counts = persons_from_detections(
-        coco_sample / "val4_person_dets.json", gt, coco_sample / "images", 96 / 128
+        coco_sample / "val4_person_dets.json", gt, coco_sample / "images", 96 / 128, padding=1.25
     )
     assert counts.kept == len(persons) == 118
     # Each detection gets the pose of the best-overlapping annotated person (if any).
@@ -89,7 +89,7 @@ def test_oracle_with_detections_needs_oks_nms(coco_sample):
 def test_oracle_mpii_pckh_is_1(mpii_sample):
     ds = load_mpii(mpii_sample / "test_mpii.json")
     pred = _run_oracle(
-        ds, persons_from_samples(ds.samples, 0.75), [s.keypoints for s in ds.samples]
+        ds, persons_from_samples(ds.samples, 0.75, 1.25), [s.keypoints for s in ds.samples]
     )
     gt = np.stack([s.keypoints for s in ds.samples])
     assert mpii_pckh(pred.keypoints[..., :2], gt, ds.keypoint_info.names).mean == 1.0
@@ -102,7 +102,7 @@ def test_oracle_lsp_pck_is_1(lspet, tmp_path):
     ann.write_text(json.dumps(data))
     ds = load_lsp(ann, lspet / "images")
     pred = _run_oracle(
-        ds, persons_from_samples(ds.samples, 0.75), [s.keypoints for s in ds.samples]
+        ds, persons_from_samples(ds.samples, 0.75, 1.25), [s.keypoints for s in ds.samples]
     )
     gt = np.stack([s.keypoints for s in ds.samples])
     assert lsp_pck(pred.keypoints[..., :2], gt, ds.keypoint_info.names).mean == 1.0

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from danet_edge.codec import HeatmapCodec
 from danet_tf.evaluation import (
     coco_keypoint_eval,
     evaluate_topdown,
@@ -24,8 +25,8 @@ from danet_tf.evaluation import (
 )
 from danet_tf.evaluation.evaluate import NothingEvaluated
 from danet_tf.evaluation.pck import mpii_pckh, pck
+from tests.harness import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SIZE, MAPS = (64, 48), (16, 12)
 
 
@@ -40,7 +41,7 @@ def _eval(ann, **kw):
     kw.setdefault("num_keypoints", 17)
     kw.setdefault("progress", False)
     kw.setdefault("batch_size", 64)
-    return evaluate_topdown(kw.pop("predict", flat_model), ann, input_size=SIZE, **kw)
+    return evaluate_topdown(kw.pop("predict", flat_model), ann, codec=HeatmapCodec.for_input(SIZE), **kw)
 
 
 def _strict_json(path: Path):

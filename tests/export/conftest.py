@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from danet_edge.codec import HeatmapCodec
+
 INPUT_SIZE = (64, 64)
 
 
@@ -20,5 +22,5 @@ def tiny_model():
 def crop_sets(coco_sample: Path):
     from danet_tf.export import person_crops
 
-    crops = person_crops(coco_sample / "train.json", coco_sample / "images", INPUT_SIZE, count=30)
+    crops = person_crops(coco_sample / "train.json", coco_sample / "images", HeatmapCodec.for_input(INPUT_SIZE), count=30)
     return crops.split()

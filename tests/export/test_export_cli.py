@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.harness import REPO
 
 
 def _tool(name: str, *args: str) -> subprocess.CompletedProcess:

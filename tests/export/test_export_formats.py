@@ -9,6 +9,7 @@ from danet_edge.metadata import read_embedded
 from danet_tf.export import export_model, load_predict, read_metadata
 from danet_tf.export.runners import keras_predict
 from danet_tf.export.verify import Bounds
+from tests.harness import assert_one_xnnpack_partition
 
 # A random-weight model has flat heatmaps whose argmax moves with any rounding; quantized
 # modes are checked against looser bounds here (the defaults hold trained models).
@@ -103,17 +104,6 @@ def assert_full_integer(path):
     float_out = [op["op_name"] for op in interpreter._get_ops_details()
                  if any(dtype[t] == np.float32 for t in op["outputs"])]  # fmt: skip
     assert float_out == ["DEQUANTIZE"], float_out
-
-
-def assert_one_xnnpack_partition(path):
-    """XNNPACK takes every op: an op it lacks in int8 (ABS, MINIMUM, a standalone RELU) would
-    split the graph into pieces with a builtin kernel between them (docs/deployment.md)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    ops = [op["op_name"] for op in interpreter._get_ops_details()]
-    assert ops.count("DELEGATE") == 1, f"{ops.count('DELEGATE')} XNNPACK partitions"
 
 
 def assert_float_ops(path, float_ops):

@@ -9,7 +9,7 @@ import pytest
 
 from danet_tf.export import export_model, read_metadata
 from danet_tf.export.verify import Bounds
-from tests.export.test_export_formats import assert_one_xnnpack_partition
+from tests.harness import assert_one_xnnpack_partition
 
 
 @pytest.mark.slow

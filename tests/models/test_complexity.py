@@ -1,15 +1,13 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
 import pytest
 
 import danet_tf
 from danet_tf.models import count_complexity
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.harness import REPO
 
 
 def test_counting_rule_on_hand_computed_layers():

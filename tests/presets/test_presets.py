@@ -70,7 +70,7 @@ def _val4_ap(model_path, coco_sample) -> float:
     m = load_eval_model(None, model_path)
     report = evaluate_topdown(
         m.predict_fn, coco_sample / "val4.json", coco_sample / "images",
-        num_keypoints=m.num_keypoints, input_size=m.input_size, heatmap_size=m.heatmap_size,
+        num_keypoints=m.num_keypoints, codec=m.codec,
         progress=False,
     )
     return float(report.metrics["AP"])

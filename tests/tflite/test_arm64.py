@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.harness import REPO
+
 SCRIPT = REPO / "tools" / "check_arm64.sh"
 
 pytestmark = pytest.mark.skipif(

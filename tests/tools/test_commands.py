@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.harness import REPO
+
 BIN = Path(sys.executable).parent
 
 # console command -> danet_tools module (and tools/<module>.py, the same command)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from standin import LEVELS, sharded_inputs, standin_inference, standin_model
 
 from danet_tf.config import load_config, parse_set_args
 from danet_tf.training import train
+from tests.training.standin import LEVELS, sharded_inputs, standin_inference, standin_model
 
 if __name__ == "__main__":
     cfg = load_config(None, parse_set_args(sys.argv[1:]))

@@ -3,10 +3,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from standin import standin_inference, standin_model
 
 from danet_tf.config import load_config
 from danet_tf.training.trainer import unscaled_inference_model
+from tests.training.standin import standin_inference, standin_model
 
 
 def test_unscaled_inference_model_divides_the_scale_out(tmp_path):

@@ -8,11 +8,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO
 
 from danet_tf.training import PoseLoss
 from danet_tf.training.keras_fit import pack_targets
 from danet_tf.training.losses import pose_loss
+from tests.harness import REPO
 
 LEVELS = ("heatmaps_s32", "heatmaps_s16", "heatmaps_s8", "heatmaps")
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from standin import LEVELS, random_inputs, standin_inference, standin_model
 
+from danet_tf.codec import HeatmapCodec
 from danet_tf.config import load_config
 from danet_tf.training import train
 from danet_tf.training.inputs import DataCheckError
+from tests.training.standin import LEVELS, random_inputs, standin_inference, standin_model
 
 
 class Recorder(keras.callbacks.Callback):
@@ -105,6 +106,6 @@ def test_coco_ap_on_real_val_annotations(tmp_path, coco_sample):
     zeros = keras.layers.Conv2D(17, 4, strides=4, kernel_initializer="zeros", name="heatmaps")(
         image)
     metrics, skipped = coco_ap(keras.Model(image, zeros), str(coco_sample / "val4.json"),
-                               str(coco_sample / "images"), 17, (64, 64))
+                               str(coco_sample / "images"), 17, HeatmapCodec.for_input((64, 64)))
     assert set(metrics) == {"val_AP", "val_AP50", "val_AR"} and skipped == {}
     assert 0.0 <= metrics["val_AP"] < 0.2  # constant heatmaps: (near) nothing is right

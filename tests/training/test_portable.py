@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.harness import REPO
+
 BLOCK_TF = textwrap.dedent("""
     import importlib.abc, sys
     class _Block(importlib.abc.MetaPathFinder):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, subprocess_env
+
+from tests.harness import REPO, subprocess_env
 
 TRAIN = REPO / "tools" / "train.py"
 SPE, EPOCHS = 4, 2  # checkpoints at steps 2, 4, 6, 8
@@ -185,10 +186,10 @@ def test_non_finite_learning_rate_rejected_at_start(value, capsys, tmp_path):
 
 def test_divergence_stops_before_anything_non_finite_is_written(tmp_path):
     import tensorflow as tf
-    from standin import LEVELS, random_inputs, standin_inference, standin_model
 
     from danet_tf.config import load_config
     from danet_tf.training import NonFiniteError, train
+    from tests.training.standin import LEVELS, random_inputs, standin_inference, standin_model
 
     workdir = tmp_path / "diverged"
     cfg = load_config(None, {

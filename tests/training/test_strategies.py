@@ -15,10 +15,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import subprocess_env
-from standin import standin_model
 
 from danet_tf.config import load_config
+from tests.harness import subprocess_env
+from tests.training.standin import standin_model
 
 DRIVER = Path(__file__).with_name("standin_run.py")
 COMMON = ["train.epochs=2", "train.steps_per_epoch=4", "train.checkpoint_every_steps=3",

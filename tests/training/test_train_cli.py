@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, subprocess_env
+
+from tests.harness import REPO, subprocess_env
 
 TRAIN = REPO / "tools" / "train.py"
 STEPS_PER_EPOCH = 40
@@ -175,7 +176,7 @@ def test_kill9_at_several_moments_then_resume_is_bit_exact(tmp_path):
     recorded = read_metadata(killed / "final.keras")["codec"]
     cfg = load_config(killed / "config.yaml")
     assert recorded["level_sigmas"] == run_codec(cfg).level_sigmas
-    assert recorded["padding"] == cfg.data.box_padding and recorded["input_size"] == [64, 64]
+    assert recorded["padding"] == run_codec(cfg).padding and recorded["input_size"] == [64, 64]
     assert recorded_codec(killed / "final.keras").to_dict() == recorded
 
 

@@ -37,7 +37,12 @@ from danet_edge.codec.geometry import (
     crop_person,
     get_affine_transform,
 )
-from danet_edge.codec.heatmap import DECODE_MODES, DEFAULT_LEVEL_SIGMAS, HeatmapCodec
+from danet_edge.codec.heatmap import (
+    DECODE_MODES,
+    DEFAULT_LEVEL_SIGMAS,
+    DEFAULT_STRIDE,
+    HeatmapCodec,
+)
 from danet_edge.codec.keypoints import (
     COCO_FLIP_PAIRS,
     COCO_KEYPOINTS,
@@ -56,6 +61,7 @@ __all__ = [
     "COCO_SKELETON",
     "DECODE_MODES",
     "DEFAULT_LEVEL_SIGMAS",
+    "DEFAULT_STRIDE",
     "LSP_KEYPOINTS",
     "MPII_KEYPOINTS",
     "HeatmapCodec",

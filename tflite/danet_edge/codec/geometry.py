@@ -15,12 +15,13 @@ import numpy as np
 def box_to_center_scale(
     box_xywh: Sequence[float] | np.ndarray,
     aspect_ratio: float,
-    padding: float = 1.25,
+    padding: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Centre and scale (region w, h in image pixels) of a person box.
 
     The box is grown along one axis to ``aspect_ratio`` (= w / h of the network input, 0.75 for
-    256x192) and then by ``padding`` along both axes, so the region is never squashed.
+    256x192) and then by ``padding`` along both axes (a codec's ``padding``, 1.25 by default),
+    so the region is never squashed.
 
     Returns:
         ``center`` (2,) float32 ``(x, y)`` and ``scale`` (2,) float32 ``(w, h)``.

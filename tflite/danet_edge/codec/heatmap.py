@@ -29,6 +29,8 @@ DEFAULT_LEVEL_SIGMAS = {
     "heatmaps": 1.4,
 }
 FINEST_LEVEL = "heatmaps"
+# Input pixels per heatmap cell: every model of the zoo regresses heatmaps at 1/4 of its input.
+DEFAULT_STRIDE = 4
 
 
 def _blur(maps: np.ndarray, kernel: int, border: int) -> np.ndarray:
@@ -148,6 +150,28 @@ class HeatmapCodec:
             return cls(**kwargs)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from None
+
+    @classmethod
+    def for_input(
+        cls, input_size: tuple[int, int], stride: int | None = None, **settings: Any
+    ) -> HeatmapCodec:
+        """The codec of a network with input ``input_size`` (h, w) and heatmaps at ``stride``
+        (None: ``DEFAULT_STRIDE``); the other settings as the constructor's."""
+        stride = DEFAULT_STRIDE if stride is None else stride
+        if int(stride) != stride or stride < 1:
+            raise ValueError(f"heatmap stride must be a positive integer, got {stride!r}")
+        h, w = (int(v) for v in input_size)
+        if h % stride or w % stride:
+            raise ValueError(f"input size {h}x{w} is not a multiple of the heatmap stride {stride}")
+        return cls((h, w), (h // int(stride), w // int(stride)), **settings)
+
+    def for_level(self, level: str) -> HeatmapCodec:
+        """This codec encoding with the training target sigma of pyramid ``level``."""
+        if level not in self.level_sigmas:
+            raise ValueError(
+                f"no target sigma for level {level!r}; known: {list(self.level_sigmas)}"
+            )
+        return self.replace(sigma=self.level_sigmas[level], level_sigmas=None)
 
     def replace(self, **changes: Any) -> HeatmapCodec:
         """A copy with some settings changed (e.g. ``flip_test=False``)."""
