@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
 import types
 import typing
@@ -24,8 +23,10 @@ from typing import Any
 
 import yaml
 
-from danet_edge.choices import DECODE_MODES
-from danet_tools.choices import STRATEGIES  # declared there, TensorFlow-free, for --help
+from danet_edge.choices import (
+    DECODE_MODES,
+    STRATEGIES,  # declared there, TensorFlow-free, for --help
+)
 
 
 def _spec(default: Any = dataclasses.MISSING, **meta: Any) -> Any:
@@ -195,14 +196,10 @@ class Config:
         return out
 
     def save(self, path: str | Path) -> None:
-        """Write the YAML atomically (temporary file, fsync, rename)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w") as f:
-            f.write(yaml.safe_dump(self.to_dict(), sort_keys=False))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        """Write the YAML atomically (`danet_tf.atomic`)."""
+        from danet_tf.atomic import atomic_write_text
+
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
 class ConfigError(ValueError):

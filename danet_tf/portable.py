@@ -28,7 +28,6 @@ import numpy as np
 
 from danet_edge.codec import COCO_FLIP_PAIRS, HeatmapCodec
 from danet_edge.codec.geometry import affine_points, box_to_center_scale, get_affine_transform
-from danet_edge.codec.heatmap import DEFAULT_LEVEL_SIGMAS
 
 LEVELS = ("heatmaps_s32", "heatmaps_s16", "heatmaps_s8", "heatmaps")
 PACK_PADDING = 1.6  # the pack's region over the box: room for scale 1.35 x 1.25 and rotation
@@ -101,15 +100,14 @@ def make_pack(annotations: str | Path, images: str | Path, size=(256, 192), qual
 class Augmenter:
     """A pack crop -> an augmented network input and per-level targets, numpy only: scale
     0.7-1.35, rotation +-45 deg with p 0.6, horizontal flip (the authors' recipe), then the
-    shared codec's Gaussians (one sigma per level)."""
+    shared codec's Gaussians (one sigma per level of ``codec.level_sigmas``), cropped at the
+    codec's padding."""
 
-    def __init__(self, pack: Pack, input_size=(256, 192), padding: float = 1.25, seed: int = 0,
-                 level_sigmas=None, flip_pairs=COCO_FLIP_PAIRS) -> None:
-        self.pack, self.input_size, self.padding = pack, tuple(input_size), float(padding)
+    def __init__(self, pack: Pack, codec: HeatmapCodec, seed: int = 0,
+                 flip_pairs=COCO_FLIP_PAIRS) -> None:
+        self.pack, self.input_size, self.padding = pack, codec.input_size, codec.padding
         self.rng = np.random.default_rng(seed)
-        hm = (self.input_size[0] // 4, self.input_size[1] // 4)
-        sigmas = dict(DEFAULT_LEVEL_SIGMAS, **(level_sigmas or {}))
-        self.codecs = {lvl: HeatmapCodec(self.input_size, hm, sigma=sigmas[lvl]) for lvl in LEVELS}
+        self.codecs = {lvl: codec.for_level(lvl) for lvl in LEVELS}
         k = pack.keypoints.shape[1]
         self.perm = np.arange(k)
         for a, b in flip_pairs:
@@ -204,7 +202,7 @@ def train(pack_path: str | Path, output: str | Path, *, model_name: str = "danet
 
     keras.utils.set_random_seed(seed)
     pack = Pack.load(pack_path)
-    aug = Augmenter(pack, input_size, seed=seed)
+    aug = Augmenter(pack, HeatmapCodec.for_input(tuple(input_size)), seed=seed)
     model = danet_tf.build_model(model_name, input_shape=(*input_size, 3), num_keypoints=17,
                                  multi_scale=True)
     steps_cap = max_steps or 10**9

@@ -13,6 +13,8 @@ import argparse
 import json
 import sys
 
+from danet_tools.choices import size_arg
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="train_portable", description=__doc__.split("\n\n")[0],
@@ -22,13 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     pk.add_argument("--data", required=True)
     pk.add_argument("--images", required=True)
     pk.add_argument("--output", required=True)
-    pk.add_argument("--size", default="256x192", help="crop HxW (default 256x192)")
+    pk.add_argument("--size", type=size_arg, default=(256, 192), help="crop HxW (default 256x192)")
     pk.add_argument("--quality", type=int, default=70, help="WebP quality (default 70)")
     pk.add_argument("--limit", type=int)
     tr = sub.add_parser("train", help="train on a pack until the deadline (any Keras backend)")
     tr.add_argument("--pack", required=True)
     tr.add_argument("--model", default="danet72")
-    tr.add_argument("--input-size", default="256x192")
+    tr.add_argument("--input-size", type=size_arg, default=(256, 192), help="HxW (default 256x192)")
     tr.add_argument("--batch-size", type=int, default=32)
     tr.add_argument("--minutes", type=float, default=8.0, help="wall-clock deadline")
     tr.add_argument("--max-steps", type=int)
@@ -39,20 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     tk.add_argument("--output", required=True)
     args = p.parse_args(argv)
 
-    def size(text: str) -> tuple[int, int]:
-        h, w = (int(v) for v in text.lower().split("x"))
-        return h, w
-
     from danet_tf import portable
 
     if args.command == "pack":
-        pack = portable.make_pack(args.data, args.images, size(args.size), args.quality,
+        pack = portable.make_pack(args.data, args.images, args.size, args.quality,
                                   args.limit)  # fmt: skip
         pack.save(args.output)
         print(f"wrote {args.output}: {len(pack)} crops of {args.size}")
     elif args.command == "train":
         record = portable.train(args.pack, args.output, model_name=args.model,
-                                input_size=size(args.input_size), batch=args.batch_size,
+                                input_size=args.input_size, batch=args.batch_size,
                                 minutes=args.minutes, lr=args.lr, max_steps=args.max_steps)  # fmt: skip
         print(json.dumps(record, indent=1))
     else:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from danet_tools.choices import RUNTIMES  # name: (export format, quantize, xnnpack)
+from danet_edge.choices import RUNTIMES  # name: (export format, quantize, xnnpack)
 
 SUFFIX = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx"}
 

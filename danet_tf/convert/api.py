@@ -12,8 +12,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from danet_tf.atomic import atomic_path
 from danet_tf.convert.megengine import BGR_MEAN, BGR_STD, convert_with_source
-from danet_tf.export.atomic import atomic_path
 from danet_tf.models.loading import SOURCE_MEMBER
 
 

@@ -6,14 +6,14 @@ import contextlib
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+
+from danet_tf.atomic import write_json
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
 
@@ -44,30 +44,11 @@ def make_result(image_id: int, keypoints: np.ndarray, score: float, category_id:
     }
 
 
-def write_json(path: str | Path, data: object) -> Path:
-    """Write strictly valid json (``allow_nan=False``: no bare NaN/Infinity) atomically: a
-    temporary file in the same folder renamed over ``path``, so a failure leaves no file
-    (or the previous one) and never a half-written or invalid one."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory, not a results file")
-    text = json.dumps(data, allow_nan=False)  # raises before anything is written
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def write_coco_results(path: str | Path, results: Sequence[dict]) -> Path:
     """Write a COCO keypoint results json (a list of ``make_result`` entries), strictly
     valid (a NaN or inf anywhere is a ValueError and nothing is written) and atomically."""
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not a results file")
     try:
         return write_json(path, list(results))
     except ValueError as exc:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+# declared TensorFlow-free in the edge distribution, for --help (re-exported: danet_tf.evaluation.METRICS)
+from danet_edge.choices import DEFAULT_NMS_THRESHOLD, DEFAULT_RESCORE_THRESHOLD, METRICS
 from danet_tf.codec import DECODE_MODES, HeatmapCodec, authors
 from danet_tf.evaluation.coco_eval import (
     coco_keypoint_eval,
@@ -25,9 +27,6 @@ from danet_tf.evaluation.persons import (
     persons_from_detections,
     persons_from_samples,
 )
-
-# declared TensorFlow-free there, for --help (re-exported: danet_tf.evaluation.METRICS)
-from danet_tools.choices import DEFAULT_NMS_THRESHOLD, DEFAULT_RESCORE_THRESHOLD, METRICS
 
 
 class NothingEvaluated(ValueError):

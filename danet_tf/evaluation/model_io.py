@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from danet_edge.codec import DEFAULT_STRIDE
-
 # the one HxW parser, TensorFlow-free for --help (re-exported: danet_tf.evaluation.parse_size)
-from danet_tools.choices import parse_size  # noqa: F401
+from danet_edge.choices import parse_size  # noqa: F401
+from danet_edge.codec import DEFAULT_STRIDE
 
 
 def load_pose_model(

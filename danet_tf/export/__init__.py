@@ -22,7 +22,6 @@ _LAZY = {
     "person_crops": "danet_tf.data.calibration",
     "read_metadata": "danet_tf.export.metadata",
     "load_predict": "danet_tf.export.runners",
-    "PoseEstimator": "danet_edge.topdown",
     "TopDownPredictor": "danet_edge.topdown",
     "load_topdown": "danet_tf.export.runners",
 }

@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from danet_edge.choices import FORMATS  # declared there, TensorFlow-free, for --help
+from danet_tf.atomic import atomic_path
 from danet_tf.codec import HeatmapCodec, KeypointInfo
 from danet_tf.data.calibration import CropSet
 from danet_tf.export import converters
 from danet_tf.export import metadata as meta_lib
-from danet_tf.export.atomic import atomic_path
 from danet_tf.export.runners import keras_predict, load_predict
 from danet_tf.export.verify import Bounds, ExportVerificationError, Report, verify
-from danet_tools.choices import FORMATS  # declared there, TensorFlow-free, for --help
 
 
 @dataclass

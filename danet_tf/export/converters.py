@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from danet_edge.choices import QUANTIZE_MODES  # declared there, TensorFlow-free, for --help
 from danet_edge.streams import filtered_fd
-from danet_tools.choices import QUANTIZE_MODES  # declared there, TensorFlow-free, for --help
 
 # Selective quantization: int8 everywhere except these ops, which stay float32 between a
 # dequantize and a quantize op (measured on DANet in docs/deployment.md):

@@ -9,7 +9,6 @@ same JSON beside the file, for people who want to read it; no runtime needs it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ from danet_edge.metadata import (
     read_metadata,
     sidecar_path,
 )
-from danet_tf.export.atomic import write_bytes_atomic
+from danet_edge.presets import sha256_file as presets_sha256
+from danet_tf.atomic import write_bytes_atomic
 
 __all__ = [
     "EMBEDDED_NAME",
@@ -40,14 +40,9 @@ __all__ = [
 
 
 def sha256_file(path: str | Path | None) -> str | None:
-    """Hex sha256 of a file (weights), or None without one."""
-    if path is None:
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Hex sha256 of a file (weights), or None without one (`danet_edge.presets.sha256_file`,
+    the one definition)."""
+    return None if path is None else presets_sha256(path)
 
 
 def embed(path: str | Path, fmt: str, metadata: Mapping[str, Any]) -> None:

@@ -21,19 +21,6 @@ graph from the deployment model. Every rewrite is exact up to float rounding
   ``sigmoid(min(z, -z))`` in float; the int8 graphs use another form, see ``integer_ops``); SFU's
   ``lam * a + (1 - lam) * b`` as ``b + lam * (a - b)`` (3 ops instead of 5); ``|x|`` as one
   ABS op instead of ``relu(x) + relu(-x)`` (which tfmot's QAT needs, not the converters).
-- ``fold_batchnorm``: the pre-activation BatchNorms the converters cannot fold (they read a
-  dense block's concatenation, which feeds several layers, so no convolution before them can
-  absorb them):
-
-  * BatchNorm of a channel gate's product (CAU: ``bn(x * a)``, ``a`` of shape (N, 1, 1, C))
-    as ``x * (a * s) + b``: the scale moves onto the C-vector, one full-map multiply fewer.
-  * BatchNorm -> ReLU -> a convolution without padding (the dense layers' and MAU's 1x1s) as
-    a per-channel clamp and the convolution with rescaled weights: ``relu(s x + b) =
-    s y + b`` with ``y = max(x, -b/s)`` where ``s > 0`` and ``min(x, -b/s)`` where ``s < 0``,
-    so ``conv(relu(s x + b)) = conv_s(y) + conv(b)``. One MAXIMUM (plus one MINIMUM when
-    some scale is negative) replaces a MUL and an ADD. Exact for convolutions that never
-    read a padded border: the constant ``b`` is not what a zero pad would add. Off in every
-    export (measured no faster, and worse for int8).
 - ``integer_ops`` (the int8 modes): ``-x`` as ``x * -1`` (TFLite's NEG has no int8 kernel),
   MAU's gate ``1 - sigmoid(|z|)`` as ``sigmoid(z - relu(2 z))`` (ops XNNPACK runs in int8,
   so the whole int8 graph is one XNNPACK partition), and the image stem (a strided convolution over at
@@ -64,8 +51,6 @@ class Rewrites:
         fuse_elementwise: the fused elementwise forms (sigmoid(-a), b + lam (a - b), ABS).
         transpose_phases: strided "same" transposed convolutions as per-phase convolutions
             and a depth-to-space.
-        fold_batchnorm: pre-activation BatchNorms folded into channel gates, and into the
-            1x1 convolutions after them (as clamps).
         integer_ops: the forms that suit int8 (the int8 modes): ``-x`` as ``x * -1``, since
             TFLite's NEG has no int8 kernel and would run in float between a dequantize and
             a quantize op, and MAU's ``1 - sigmoid(|z|)`` as ``sigmoid(z - relu(2 z))``
@@ -78,7 +63,6 @@ class Rewrites:
     depthwise_block: int | None = 5
     fuse_elementwise: bool = True
     transpose_phases: bool = True
-    fold_batchnorm: bool = False
     integer_ops: bool = False
 
     @property
@@ -87,14 +71,11 @@ class Rewrites:
             self.depthwise_block is not None
             or self.fuse_elementwise
             or self.transpose_phases
-            or self.fold_batchnorm
             or self.integer_ops
         )
 
 
-NONE = Rewrites(
-    depthwise_block=None, fuse_elementwise=False, transpose_phases=False, fold_batchnorm=False
-)
+NONE = Rewrites(depthwise_block=None, fuse_elementwise=False, transpose_phases=False)
 INT8 = Rewrites(integer_ops=True)
 
 # Per export mode (``api.mode_name``: the format and quantization mode), as measured in
@@ -112,9 +93,9 @@ EXPORT_REWRITES: dict[str, Rewrites] = {
     # Quantization-aware training (tf_keras, tfmot): only the depthwise tiles (DeployOps).
     "tflite-qat": Rewrites(fuse_elementwise=False, transpose_phases=False),
 }
-# fold_batchnorm is exact but off everywhere: DANet-72 float32 TFLite and ONNX Runtime ran
-# no faster with it, and int8 files agreed worse with float32 (the BatchNorm scales move
-# into the weights' per-input-channel range; docs/deployment.md, TFLite speed).
+# Folding the pre-activation BatchNorms into the channel gates and the following 1x1
+# convolutions was tried, exact, and removed: DANet-72 float32 TFLite and ONNX Runtime ran no
+# faster with it, and int8 files agreed worse with float32 (docs/deployment.md, TFLite speed).
 
 
 def export_rewrites(fmt: str, quantize: str = "none") -> Rewrites:
@@ -138,26 +119,8 @@ class DeployOps(GraphOps):
         if K is not keras and replace(rewrites, depthwise_block=None).any:
             raise ValueError(f"with {K.__name__} only the depthwise tiles apply, got {rewrites}")
         self.rewrites = rewrites
-        # What fold_batchnorm knows about a tensor it built, by id (the entry keeps the tensor
-        # alive, so the id stays its own): ("gated", features, gate) for a channel gate's
-        # product, ("norm" | "preact", input, scale, offset) for a BatchNorm's output and the
-        # ReLU after it. Shared by the scoped copies (copy.copy is shallow).
-        self._folds: dict[int, tuple] = {}
-
-    def _note(self, tensor: Any, kind: str, *info: Any) -> None:
-        self._folds[id(tensor)] = (kind, tensor, *info)
-
-    def _noted(self, tensor: Any, kind: str) -> tuple | None:
-        entry = self._folds.get(id(tensor))
-        if entry is None or entry[0] != kind or entry[1] is not tensor:
-            return None
-        return entry[2:]
 
     def apply(self, layer: keras.layers.Layer, *args: Any) -> Any:
-        if self.rewrites.fold_batchnorm and len(args) == 1:
-            folded = self._fold_batchnorm(layer, args[0])
-            if folded is not None:
-                return folded
         block = self.rewrites.depthwise_block
         if (
             block is not None
@@ -176,38 +139,6 @@ class DeployOps(GraphOps):
             if out is not None:
                 return out
         return super().apply(layer, *args)
-
-    def _fold_batchnorm(self, layer: keras.layers.Layer, x: Any) -> Any:
-        """``layer(x)`` with fold_batchnorm's rewrites, or None where none applies."""
-        if isinstance(layer, keras.layers.BatchNormalization) and foldable_norm(layer, x):
-            scale, offset = batchnorm_affine(layer)
-            gated = self._noted(x, "gated")
-            if gated is not None:  # bn(f * a) = f * (a * s) + b
-                features, gate = gated
-                gate = PerChannel("affine", scale, name=self._name("bn_gate"))(gate)
-                out = super().multiply(features, gate)
-                return PerChannel("affine", None, offset, name=self._name("bn_offset"))(out)
-            out = super().apply(layer, x)
-            self._note(out, "norm", x, scale, offset)
-            return out
-        if isinstance(layer, keras.layers.ReLU) and plain_relu(layer):
-            norm = self._noted(x, "norm")
-            out = super().apply(layer, x)
-            if norm is not None:
-                self._note(out, "preact", *norm)
-            return out
-        preact = self._noted(x, "preact")
-        if preact is not None and foldable_conv(layer):
-            return clamp_and_conv(layer, *preact, self._name)
-        return None
-
-    def multiply(self, a, b):
-        out = super().multiply(a, b)
-        if self.rewrites.fold_batchnorm:
-            pair = _gate_and_features(a, b)
-            if pair is not None:
-                self._note(out, "gated", *pair)
-        return out
 
     def sigmoid_complement(self, x, absolute: bool = False):
         if not self.rewrites.fuse_elementwise:
@@ -236,122 +167,6 @@ class DeployOps(GraphOps):
         if not self.rewrites.fuse_elementwise:
             return super().abs(x)
         return kops.abs(x)
-
-
-def _gate_and_features(a: Any, b: Any) -> tuple[Any, Any] | None:
-    """(features, gate) when one of ``a``, ``b`` is a per-channel gate (N, 1, 1, C) of the
-    other's (N, H, W, C) map, else None."""
-    for features, gate in ((a, b), (b, a)):
-        fs, gs = tuple(features.shape), tuple(gate.shape)
-        if (
-            len(fs) == len(gs) == 4
-            and gs[1:3] == (1, 1)
-            and fs[1:3] != (1, 1)
-            and gs[3] == fs[3]
-            and gs[3] is not None
-        ):
-            return features, gate
-    return None
-
-
-def foldable_norm(layer: keras.layers.BatchNormalization, x: Any) -> bool:
-    """Whether ``layer`` (inference mode) is a per-channel affine map of a channels-last ``x``."""
-    rank = len(x.shape)
-    axis = layer.axis if isinstance(layer.axis, int) else None
-    return rank == 4 and axis in (-1, rank - 1)
-
-
-def batchnorm_affine(layer: keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
-    """``(s, b)`` with ``layer(x) == s * x + b`` at inference (float64 for the folding)."""
-    def value(variable):
-        return kops.convert_to_numpy(variable).astype(np.float64)
-
-    mean, variance = value(layer.moving_mean), value(layer.moving_variance)
-    gamma = value(layer.gamma) if layer.scale else np.ones_like(mean)
-    beta = value(layer.beta) if layer.center else np.zeros_like(mean)
-    scale = gamma / np.sqrt(variance + layer.epsilon)
-    return scale, beta - mean * scale
-
-
-def plain_relu(layer: keras.layers.ReLU) -> bool:
-    return (
-        layer.max_value is None and float(layer.negative_slope) == 0.0
-        and float(layer.threshold) == 0.0
-    )  # fmt: skip
-
-
-def foldable_conv(layer: keras.layers.Layer) -> bool:
-    """Whether ``layer`` is a dense convolution that never reads a padded border (1x1, or
-    "valid"): a constant input channel then adds a constant to every output."""
-    return (
-        type(layer) is keras.layers.Conv2D
-        and layer.groups == 1
-        and layer.data_format == "channels_last"
-        and (tuple(layer.kernel_size) == (1, 1) or layer.padding == "valid")
-    )
-
-
-_FLOAT_MAX = float(np.finfo(np.float32).max)
-
-
-def clamp_and_conv(
-    layer: keras.layers.Conv2D, x: Any, scale: np.ndarray, offset: np.ndarray, name: Any
-) -> Any:
-    """``layer(relu(scale * x + offset))`` as ``layer_s(clamp(x))`` (see fold_batchnorm).
-
-    ``relu(s x + b) = s y + c`` per channel, with ``y = max(x, -b/s)`` where ``s > 0``,
-    ``y = min(x, -b/s)`` where ``s < 0`` (``c = b``), and ``c = relu(b)`` where ``s = 0``;
-    the convolution takes ``s`` into its kernel's input channels and ``c`` into its bias.
-    """
-    weights = layer.get_weights()
-    kernel = np.asarray(weights[0], np.float64)  # (kh, kw, C, O)
-    bias = np.asarray(weights[1], np.float64) if layer.use_bias else np.zeros(kernel.shape[-1])
-    positive, negative, zero = scale > 0, scale < 0, scale == 0
-    threshold = np.divide(-offset, scale, out=np.zeros_like(offset), where=~zero)
-    constant = np.where(zero, np.maximum(offset, 0.0), offset)
-    lower = np.where(positive, threshold, -_FLOAT_MAX) if positive.any() else None
-    upper = np.where(negative, threshold, _FLOAT_MAX) if negative.any() else None
-    y = x
-    if lower is not None or upper is not None:
-        y = PerChannel("clamp", lower, upper, name=name("bn_clamp"))(x)
-    config = layer.get_config()
-    config.update(name=name("bn_conv"), use_bias=True)
-    conv = keras.layers.Conv2D.from_config(config)
-    out = conv(y)
-    conv.set_weights([
-        (kernel * scale[None, None, :, None]).astype(np.float32),
-        (bias + np.einsum("hwco,c->o", kernel, constant)).astype(np.float32),
-    ])  # fmt: skip
-    return out
-
-
-class PerChannel(keras.layers.Layer):
-    """An elementwise map with constant per-channel vectors (either may be None); deployment
-    graphs only. ``kind="affine"``: ``x * first + second`` (one MUL and/or ADD in TFLite);
-    ``kind="clamp"``: ``min(max(x, first), second)`` (one MAXIMUM and/or MINIMUM)."""
-
-    def __init__(self, kind: str, first=None, second=None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        if kind not in ("affine", "clamp"):
-            raise ValueError(f"unknown per-channel map {kind!r}")
-        self.kind = kind
-        self.first = None if first is None else np.asarray(first, np.float32)
-        self.second = None if second is None else np.asarray(second, np.float32)
-
-    def call(self, x):
-        ops = (kops.multiply, kops.add) if self.kind == "affine" else (kops.maximum, kops.minimum)
-        for op, value in zip(ops, (self.first, self.second), strict=True):
-            if value is not None:
-                x = op(x, value)
-        return x
-
-    def compute_output_shape(self, shape):
-        return shape
-
-    def get_config(self):
-        lists = {k: None if v is None else v.tolist() for k, v in
-                 (("first", self.first), ("second", self.second))}  # fmt: skip
-        return {**super().get_config(), "kind": self.kind, **lists}
 
 
 def splittable_depthwise(layer: keras.layers.Layer, block: int) -> bool:

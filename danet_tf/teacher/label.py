@@ -227,7 +227,7 @@ def _category() -> dict:
 
 
 def write_json(path: Path, data: dict) -> None:
-    from danet_tf.training.atomic import atomic_write_text
+    from danet_tf.atomic import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(data, separators=(",", ":")) + "\n")

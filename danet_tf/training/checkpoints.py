@@ -63,7 +63,7 @@ def _state_path(ckpt_dir: Path, step: int) -> Path:
 def write_step_state(ckpt_dir: Path, step: int, state: dict) -> None:
     """The loop's state at ``step`` that is not a variable (the epoch's running loss sums,
     the input stream's position), written beside ``ckpt-<step>`` before it."""
-    from danet_tf.training.atomic import atomic_write_text
+    from danet_tf.atomic import atomic_write_text
 
     Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_text(_state_path(ckpt_dir, step), json.dumps({"step": step, **state}))

@@ -3,7 +3,7 @@
 Only the chief worker writes. ``log.csv`` gets a row every ``log_every_steps`` steps and
 ``epochs.csv`` a row per epoch; on resume both are cut back to the restored step, so the
 files read as one uninterrupted run. Every write of a CSV rewrites the whole file atomically
-(`danet_tf.training.atomic`: temporary file, fsync, rename), so a kill at any moment leaves
+(`danet_tf.atomic`: temporary file, fsync, rename), so a kill at any moment leaves
 every row written before it (a few thousand rows for a long run: cheap).
 
 Progress: on a terminal (``verbose: 1`` and stdout a TTY) a Keras progress bar; otherwise
@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from danet_tf.training.atomic import atomic_write_text
+from danet_tf.atomic import atomic_write_text
 
 # What tensorboard.summary.scalar writes; written directly so that logging needs only
 # TensorFlow (the tensorboard package is only needed to view the events).

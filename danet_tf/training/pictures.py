@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from danet_tf.training.atomic import atomic_write_bytes
+from danet_tf.atomic import atomic_write_bytes
 from danet_tf.training.logs import read_csv_rows
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -30,11 +29,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from danet_tf.atomic import atomic_path, atomic_write_text, remove_stale_temporaries
 from danet_tf.codec import HeatmapCodec
 from danet_tf.config import Config, build_codec, default_workdir
 from danet_tf.data.targets import encode_heatmaps
 from danet_tf.training import runs
-from danet_tf.training.atomic import atomic_write_text, remove_stale_temporaries
 from danet_tf.training.batching import batch_plan
 from danet_tf.training.checkpoints import (
     CheckpointError,
@@ -718,11 +717,9 @@ def _write_final(cfg: Config, codec: HeatmapCodec, model: keras.Model, builder: 
         fp32.set_weights(model.get_weights())
         model = fp32
     final = workdir / name
-    tmp = workdir / f".{name}.tmp.keras"
     inference = inference_fn(model)
     if cfg.train.target_scale != 1.0:
         inference = unscaled_inference_model(inference, cfg.train.target_scale)
-    inference.save(tmp)
     from danet_tf.export.api import build_metadata
     from danet_tf.export.metadata import embed
 
@@ -734,9 +731,8 @@ def _write_final(cfg: Config, codec: HeatmapCodec, model: keras.Model, builder: 
                               codec)  # fmt: skip
     except ValueError:  # not a danet_tf model (no normalize layer): nothing to record
         meta = None
-    if meta is not None:
-        embed(tmp, "keras", meta)
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
+    with atomic_path(final) as tmp:
+        inference.save(tmp)
+        if meta is not None:
+            embed(tmp, "keras", meta)
     return final

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from danet_tf.training.atomic import atomic_write_text
+from danet_tf.atomic import atomic_write_text
 
 AP_KEY = "val_AP"
 

@@ -11,14 +11,14 @@ import pytest
 from danet_tf.export import converters
 from danet_tf.export import rewrites as R
 from danet_tf.export.profiling import depthwise_kernel_sizes, op_types, profile_tflite
-from danet_tf.layers import DenseAttentionLayer, MaskAttention, SecondOrderFusion, XUnit
+from danet_tf.layers import MaskAttention, SecondOrderFusion, XUnit
 
 TOL = 1e-5
 
 
 def _randomize(model: keras.Model, seed: int = 0) -> None:
     """BatchNorm statistics and small-init kernels that make every branch matter; BatchNorm
-    scales of both signs and some exactly zero (what fold_batchnorm's cases need)."""
+    scales of both signs and some exactly zero."""
     rng = np.random.default_rng(seed)
     for w in model.weights:
         path = w.path
@@ -149,45 +149,16 @@ def test_layer_rewrites_are_exact(make, shapes, rewrites):
     assert bool(_large_depthwise(deploy)) == (rewrites.depthwise_block is None)
 
 
-FOLD = dataclasses.replace(R.Rewrites(), fold_batchnorm=True)
-
-
 def _count(model, cls, kind=None):
     return sum(isinstance(layer, cls) and kind in (None, getattr(layer, "kind", None))
                for layer in model.layers)  # fmt: skip
-
-
-@pytest.mark.parametrize("cau_position", ["input", "both"])
-def test_fold_batchnorm_is_exact(cau_position):
-    """A dense layer: CAU's gate takes the BatchNorm scale, and the BN-ReLU-1x1 units become
-    clamps and rescaled 1x1 convolutions, with scales of both signs and zero."""
-    shapes = [(16, 12, 24)]
-    model = _wrap(DenseAttentionLayer(8, 8, cau_units=8, kernel_size=9,
-                                      cau_position=cau_position), shapes)  # fmt: skip
-    gammas = np.concatenate([np.ravel(w) for w in model.weights if "gamma" in w.path])
-    assert (gammas > 0).any() and (gammas < 0).any() and (gammas == 0).any()
-    only = dataclasses.replace(R.NONE, fold_batchnorm=True)
-    plain = R.deployment_model(model, dataclasses.replace(R.NONE, fuse_elementwise=True))
-    (x,) = _inputs(shapes)
-    x = 3.0 * x  # inputs on both sides of every clamp threshold
-    for rewrites in (only, FOLD):
-        deploy = R.deployment_model(model, rewrites)
-        np.testing.assert_allclose(deploy(x).numpy(), model(x).numpy(), atol=TOL, rtol=0)
-        # The CAU product feeds the bottleneck's BatchNorm (and, "both", MAU's): each takes
-        # the scale onto its gate; MAU's BN-ReLU-1x1 (raw input: "input") and CAU's squeeze
-        # become clamps.
-        gated = 1 if cau_position == "input" else 2
-        assert _count(deploy, R.PerChannel, "affine") == 2 * gated
-        assert _count(deploy, R.PerChannel, "clamp") == (3 if cau_position == "input" else 2)
-    norms = keras.layers.BatchNormalization
-    assert _count(deploy, norms) < _count(plain, norms)
 
 
 def test_whole_model_rewrites_are_exact(tiny9):
     x = np.random.default_rng(3).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     reference = tiny9(x).numpy()
     assert np.abs(reference).max() > 0.1  # the comparison is not between near-zero maps
-    for rewrites in (R.Rewrites(), R.Rewrites(depthwise_block=3), FOLD, R.INT8, R.NONE):
+    for rewrites in (R.Rewrites(), R.Rewrites(depthwise_block=3), R.INT8, R.NONE):
         deploy = R.deployment_model(tiny9, rewrites)
         np.testing.assert_allclose(deploy(x).numpy(), reference, atol=TOL, rtol=0)
     assert R.deployment_model(tiny9, R.NONE) is tiny9
@@ -208,8 +179,6 @@ def test_choice_per_format():
     assert R.export_rewrites("keras") == R.NONE
     assert R.export_rewrites("onnx").fuse_elementwise
     assert R.export_rewrites("onnx").depthwise_block is None
-    # Measured no faster and worse for int8 agreement: exact, but off by default.
-    assert not any(r.fold_batchnorm for r in R.EXPORT_REWRITES.values())
     assert all(R.export_rewrites("tflite", q).integer_ops for q in ("int8", "int8-float-dw"))
     assert not R.export_rewrites("tflite").integer_ops
     qat = R.EXPORT_REWRITES["tflite-qat"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from danet_tf.atomic import atomic_path
 from danet_tf.codec import HeatmapCodec
 from danet_tf.export import ExportVerificationError, export_model, read_metadata
 from danet_tf.export.api import mode_name
-from danet_tf.export.atomic import atomic_path
 from danet_tf.export.metadata import sidecar_path, write_sidecar
 from danet_tf.export.runners import keras_predict
 from danet_tf.export.verify import Bounds, verify
@@ -148,7 +148,7 @@ def test_savedmodel_replacement_swaps_in_one_step(tmp_path, monkeypatch):
 def test_killed_exports_scratch_is_removed_by_the_next(tmp_path):
     import os
 
-    from danet_tf.export.atomic import SCRATCH
+    from danet_tf.atomic import SCRATCH
 
     root = tmp_path / SCRATCH
     dead = root / "999999999-abc"

@@ -151,14 +151,16 @@ def test_train_help_lists_the_shipped_configs(capsys):
 
 
 def test_choices_are_declared_once():
-    """The library's constants are the danet_tools.choices objects, not copies."""
+    """The library's and the commands' constants are the danet_edge.choices objects, not
+    copies."""
     import danet_tf.benchmarks.deployment
     import danet_tf.config
     import danet_tf.evaluation
     import danet_tf.evaluation.evaluate as evaluate
     import danet_tf.export.api
     import danet_tf.export.converters
-    from danet_tools import choices
+    import danet_tools.choices
+    from danet_edge import choices
 
     assert danet_tf.export.api.FORMATS is choices.FORMATS
     assert danet_tf.export.converters.QUANTIZE_MODES is choices.QUANTIZE_MODES
@@ -168,6 +170,7 @@ def test_choices_are_declared_once():
     assert evaluate.DEFAULT_NMS_THRESHOLD is choices.DEFAULT_NMS_THRESHOLD
     assert evaluate.DEFAULT_RESCORE_THRESHOLD is choices.DEFAULT_RESCORE_THRESHOLD
     assert danet_tf.evaluation.parse_size is choices.parse_size
+    assert danet_tools.choices.RUNTIMES is choices.RUNTIMES
     assert choices.parse_size("256x192") == (256, 192)
     for bad in ("256", "0x192", "axb"):
         with pytest.raises(ValueError, match="size must"):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from danet_edge.codec import HeatmapCodec
 from tests.harness import REPO
 
 BLOCK_TF = textwrap.dedent("""
@@ -53,7 +54,7 @@ def test_pack_round_trip_keeps_crops_and_keypoints(pack_file):
 def test_augmented_targets_peak_at_the_augmented_joints(pack_file):
     from danet_tf import portable
 
-    aug = portable.Augmenter(portable.Pack.load(pack_file), (128, 96), seed=3)
+    aug = portable.Augmenter(portable.Pack.load(pack_file), HeatmapCodec.for_input((128, 96)), seed=3)
     for i in range(6):
         crop, targets, weights = aug.sample(i)
         assert crop.shape == (128, 96, 3)

@@ -91,47 +91,39 @@ def test_base_run_writes_everything(base):
     assert summary["best"]["metric"] == "val_AP" and summary["best"]["epoch"] in (1, 2)
 
 
-def test_damaged_index_and_truncated_data_fall_back_to_an_intact_checkpoint(
+def test_damaged_checkpoints_fall_back_to_an_intact_one_and_the_run_goes_on(
         base, tmp_path, capsys):
+    """Index gone, data truncated, pointer garbled (the cases one by one:
+    tests/training/test_checkpoints.py): the run resumes from the newest intact checkpoint,
+    reports and keeps the damaged files, and goes on, here to a longer schedule."""
     workdir = _copy(base, tmp_path)
     before = _rows(workdir / "log.csv")
     (workdir / "checkpoints" / "ckpt-8.index").unlink()
     data = workdir / "checkpoints" / "ckpt-6.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:100])  # TF: "IndexError: Read less bytes than requested"
-    assert _main()(_args(workdir, base[1])) == 0
+    (workdir / "checkpoints" / "checkpoint").write_text("model_checkpoint_pa{{ garbage\n")
+    assert _main()(_args(workdir, base[1], "--epochs", "3", "--allow-change",
+                         "train.epochs")) == 0  # fmt: skip
     out = capsys.readouterr().out
-    assert "damaged checkpoint files: ckpt-6.data-00000-of-00001, ckpt-6.index, " \
+    assert "damaged checkpoint files: checkpoint, ckpt-6.data-00000-of-00001, ckpt-6.index, " \
            "ckpt-8.data-00000-of-00001" in out, out
     assert "ckpt-6.data-00000-of-00001: IndexError: Read less bytes than requested" in out
     assert "ckpt-8.data-00000-of-00001: no .index file" in out
     assert "resuming at step 4:" in out
+    # train.epochs 2 -> 3 with the flag: the schedule of the 12-step run, stated.
+    assert "the schedule is now the 12-step one; learning rate at step 4: " in out
     damaged = workdir / "checkpoints" / "damaged"
-    for name in ("ckpt-8.data-00000-of-00001", "ckpt-6.index", "ckpt-6.data-00000-of-00001"):
+    for name in ("checkpoint", "ckpt-8.data-00000-of-00001", "ckpt-6.index",
+                 "ckpt-6.data-00000-of-00001"):
         assert list(damaged.glob(f"*/{name}")), f"{name} must be kept aside"
+    assert 'model_checkpoint_path: "ckpt-12"' in (workdir / "checkpoints" / "checkpoint").read_text()
     after = _rows(workdir / "log.csv")
-    assert [int(r["step"]) for r in after] == list(range(1, 9))
+    assert [int(r["step"]) for r in after] == list(range(1, 13))
     assert after[:4] == before[:4]  # the rows before the restored step are the old ones
     summary = json.loads((workdir / "summary.json").read_text())
-    assert summary["resumed_from_step"] == 4 and summary["step"] == 8
-    assert summary["optimizer_iterations"] == 8
+    assert summary["resumed_from_step"] == 4 and summary["step"] == 12
+    assert summary["optimizer_iterations"] == 12
     assert "ckpt-6.data-00000-of-00001" in summary["damaged_checkpoint_files"]
-
-
-def test_garbled_pointer_resumes_from_the_newest_intact_checkpoint(base, tmp_path, capsys):
-    workdir = _copy(base, tmp_path)
-    (workdir / "checkpoints" / "checkpoint").write_text("model_checkpoint_pa{{ garbage\n")
-    assert _main()(_args(workdir, base[1], "--epochs", "3", "--allow-change",
-                          "train.epochs")) == 0
-    out = capsys.readouterr().out
-    assert "damaged checkpoint files: checkpoint" in out, out
-    assert "resuming at step 8:" in out
-    # train.epochs 2 -> 3 with the flag: the schedule of the 12-step run, stated.
-    assert "the schedule is now the 12-step one; learning rate at step 8: " in out
-    assert list((workdir / "checkpoints" / "damaged").glob("*/checkpoint"))
-    assert 'model_checkpoint_path: "ckpt-12"' in (workdir / "checkpoints" / "checkpoint").read_text()
-    assert _steps(workdir) == list(range(1, 13))
-    summary = json.loads((workdir / "summary.json").read_text())
-    assert summary["step"] == summary["optimizer_iterations"] == 12
 
 
 def test_no_restorable_checkpoint_is_a_clear_error_then_restart(base, tmp_path, capsys):

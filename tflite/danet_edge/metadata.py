@@ -32,8 +32,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = "danet_tf.export/2"
-# Older exports wrote schema 1 sidecars: same sections, codec keys decode/sigma/padding.
-READABLE_SCHEMAS = ("danet_tf.export/1", SCHEMA)
+READABLE_SCHEMAS = (SCHEMA,)
 EMBEDDED_NAME = "danet_tf.metadata"
 MEMBER = "danet_metadata.json"  # inside a SavedModel directory or a .keras archive
 REQUIRED = ("input", "output", "keypoints", "codec")

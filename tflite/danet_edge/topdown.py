@@ -282,8 +282,6 @@ class TopDownPredictor:
         }
 
 
-# Backwards-compatible name of the predictor (danet_tf.export.topdown.PoseEstimator).
-PoseEstimator = TopDownPredictor
 
 
 def check_boxes(
@@ -324,18 +322,8 @@ def check_boxes(
 
 
 def codec_from_metadata(metadata: Mapping[str, Any]) -> HeatmapCodec:
-    """The codec an artifact was exported with (schema 2 ``codec`` section, or schema 1's
-    ``decode``/``sigma``/``padding`` keys plus the input and output sizes)."""
+    """The codec an artifact was exported with (its metadata's ``codec`` section)."""
     codec = dict(metadata["codec"])
-    if metadata.get("schema") == "danet_tf.export/1":
-        codec = {
-            "input_size": metadata["input"]["size"],
-            "heatmap_size": metadata["output"]["size"],
-            "sigma": codec.get("sigma", 2.0),
-            "decode_mode": codec.get("decode", "shift"),
-            "padding": codec.get("padding", 1.25),
-            "flip_test": bool(codec.get("flip_test", False)),
-        }
     try:
         return HeatmapCodec.from_dict(codec, "metadata codec")
     except ValueError as err:
