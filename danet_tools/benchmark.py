@@ -55,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     from danet_tf.data.calibration import person_crops
     from danet_tf.export.api import model_codec
-    from danet_tf.export.sources import (
+    from danet_tf.export.verify import TIMING_ONLY
+    from danet_tools.sources import (
         crops_for,
         default_calibration,
         load_source_model,
         model_file,
     )
-    from danet_tf.export.verify import TIMING_ONLY
 
     size = args.input_size
     model = load_source_model(args.model, args.weights, size)

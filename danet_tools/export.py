@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --model NAME (random weights), --model FILE.keras or --weights FILE")
     quiet_tensorflow()
     from danet_tf.export.api import export_model, model_codec
-    from danet_tf.export.sources import crops_for, keypoints_for, load_source_model, model_file
     from danet_tf.export.verify import ExportVerificationError
+    from danet_tools.sources import crops_for, keypoints_for, load_source_model, model_file
 
     try:
         model = load_source_model(args.model, args.weights, args.input_size, args.num_keypoints)

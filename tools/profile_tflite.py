@@ -4,7 +4,7 @@ python tools/profile_tflite.py model.tflite [more.tflite] [--resolvers xnnpack,b
     [--threads 1] [--rounds 20] [--top 15] [--json profile.json]
 
 Every distinct op (type, shapes, options) is cut out as a one-op model at its real shapes
-and timed in interleaved rounds together with the whole model (danet_tf.export.profiling);
+and timed in interleaved rounds together with the whole model (danet_tf.benchmarks.profiling);
 the table lists each op type's count, total ms and share of the sum over the ops.
 """
 
@@ -17,7 +17,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from danet_tf.export.profiling import profile_tflite
+from danet_tf.benchmarks.profiling import profile_tflite
 
 
 def main(argv: list[str] | None = None) -> int:

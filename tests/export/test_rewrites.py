@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from danet_tf.benchmarks.profiling import depthwise_kernel_sizes, op_types, profile_tflite
 from danet_tf.export import converters
 from danet_tf.export import rewrites as R
-from danet_tf.export.profiling import depthwise_kernel_sizes, op_types, profile_tflite
 from danet_tf.layers import MaskAttention, SecondOrderFusion, XUnit
 
 TOL = 1e-5

@@ -237,6 +237,27 @@ def test_config_lookup_in_the_checkout(tmp_path, monkeypatch):
     assert find_config(None) is None
 
 
+def test_the_documented_checkout_install_resolves_both_distributions(tmp_path):
+    """``pip install ./tflite .`` (the README's install from a checkout): pip takes danet-edge,
+    which danet_tf pins, from the checkout's tflite/ folder, not from an index. A dry run
+    with no index, on a copy of the sources, against this environment's other packages."""
+    import json
+
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "work_dirs", "__pycache__", "*.egg-info", "build", ".pytest_cache"))
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index",
+         "--no-build-isolation", "--quiet", "--report", str(report), "./tflite", "."],
+        cwd=src, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    found = {i["metadata"]["name"].replace("_", "-"): i["download_info"]["url"]
+             for i in json.loads(report.read_text())["install"]}  # fmt: skip
+    assert found == {"danet-edge": (src / "tflite").as_uri(), "danet-tf": src.as_uri()}, found
+
+
 @pytest.mark.slow
 def test_wheel_holds_configs_commands_and_licence_and_trains_from_elsewhere(tmp_path):
     """Build the wheel from a copy of the sources, install it by unpacking (pure Python), then

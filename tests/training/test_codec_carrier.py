@@ -82,7 +82,7 @@ def test_evaluation_calibration_and_the_edge_use_the_recorded_padding(run, coco_
     from danet_tf.evaluation import evaluate_topdown
     from danet_tf.evaluation.evaluate import load_eval_model
     from danet_tf.export.api import export_model, model_codec
-    from danet_tf.export.sources import crops_for, load_source_model, model_file
+    from danet_tools.sources import crops_for, load_source_model, model_file
 
     final, _ = run
     m = load_eval_model(str(final), None)  # --model run/final.keras, as users pass it

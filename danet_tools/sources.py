@@ -17,7 +17,7 @@ from danet_tf.data.calibration import CropSet, person_crops
 def default_calibration() -> tuple[Path, Path] | None:
     """``$DANET_DATA/coco_sample`` train annotations and images, when that data is present."""
     root = Path(
-        os.environ.get("DANET_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
+        os.environ.get("DANET_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
     )
     ann = root / "coco_sample" / "train.json"
     return (ann, root / "coco_sample" / "images") if ann.is_file() else None
