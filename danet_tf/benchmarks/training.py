@@ -15,10 +15,10 @@ import tensorflow as tf
 from danet_tf.config import load_config
 from danet_tf.training.strategy import make_strategy
 from danet_tf.training.trainer import (
-    _levels_and_sigmas,
     _make_train_step,
     default_model_builder,
     resolve_level_weights,
+    run_codec,
 )
 
 
@@ -43,7 +43,8 @@ def benchmark_train_step(
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
     strategy = make_strategy("default")
-    levels, sigmas = _levels_and_sigmas(cfg)
+    codec = run_codec(cfg)
+    levels = tuple(codec.level_sigmas)
     net = default_model_builder(cfg, num_keypoints)
     optimizer = keras.optimizers.Adam(3e-4)
     if mixed_precision and tf.config.list_physical_devices("GPU"):
@@ -61,7 +62,7 @@ def benchmark_train_step(
     ds = tf.data.Dataset.from_tensors((images, targets)).repeat()
     iterator = iter(strategy.distribute_datasets_from_function(lambda ctx: ds))
     step = _make_train_step(strategy, net, optimizer, step_var, levels,
-                            resolve_level_weights(cfg, levels), cfg, batch_size, sigmas)
+                            resolve_level_weights(cfg, levels), cfg, batch_size, codec)
     for _ in range(warmup):
         float(step(iterator)["loss"])
     t0 = time.perf_counter()

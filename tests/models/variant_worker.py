@@ -1,9 +1,7 @@
-"""Subprocess worker for the every-variant save/reload test.
+"""Subprocess worker for the fresh-process reload test (tests/models/test_models.py).
 
 ``python variant_worker.py save ROOT NAME...`` builds each model at 64x64 (with one
-dense/residual block per stage, except ``danet72`` which is built whole: every
-layer configuration of a row is kept, only the repetition is cut, which keeps the
-test within CI time on two cores), runs it on
+dense/residual block per stage), runs it on
 ``ROOT/input.npy`` and saves ``NAME.keras`` and ``NAME.npy``;
 ``python variant_worker.py load ROOT NAME...`` imports danet_tf in this fresh
 process, loads each file with ``tf.keras.models.load_model`` (safe mode, no
@@ -16,9 +14,6 @@ import sys
 
 import numpy as np
 
-FULL_DEPTH = ("danet72",)
-
-
 def main(mode: str, root: str, names: list[str]) -> None:
     import keras
     import tensorflow as tf
@@ -29,8 +24,7 @@ def main(mode: str, root: str, names: list[str]) -> None:
     report = {}
     for name in names:
         if mode == "save":
-            depth = {} if name in FULL_DEPTH else {"blocks": (1, 1, 1, 1)}
-            model = danet_tf.build_model(name, input_shape=x.shape[1:], **depth)
+            model = danet_tf.build_model(name, input_shape=x.shape[1:], blocks=(1, 1, 1, 1))
             np.save(f"{root}/{name}.npy", np.asarray(model(x, training=False)))
             model.save(f"{root}/{name}.keras")
             report[name] = list(np.load(f"{root}/{name}.npy").shape)
