@@ -76,6 +76,29 @@ def test_export_round_trip(tiny_model, crop_sets, tmp_path, fmt, quantize, name,
         assert_float_ops(out, {"DEPTHWISE_CONV_2D", "ADD", "MUL"})
 
 
+@pytest.mark.parametrize("quantize", ["int8"])
+def test_quantized_exports_of_a_trained_model_meet_the_default_bounds(quantize, coco_sample,
+                                                                      tmp_path):
+    """The loose bounds above only hold random weights (flat heatmaps); a trained model's
+    quantized files must agree with it within the modes' default bounds
+    (`danet_tf.export.verify.BOUNDS`), on real crops cut by its own codec."""
+    import danet_tf
+    from danet_tf.export import person_crops
+    from danet_tf.export.api import model_codec
+    from danet_tf.presets import preset_keras_file
+
+    path = preset_keras_file(danet_tf.list_presets()[0])
+    model = danet_tf.load_model(path)
+    crops = person_crops(coco_sample / "train.json", coco_sample / "images",
+                         model_codec(model, path), count=30)  # fmt: skip
+    calibration, verification = crops.split()
+    out = tmp_path / f"preset_{quantize}.tflite"
+    result = export_model(model, out, "tflite", verification, quantize=quantize,
+                          calibration=calibration, weights_path=path)  # fmt: skip
+    assert result.report.ok and out.is_file()
+    assert read_metadata(out)["verification"]["passed"] is True
+
+
 def test_savedmodel_signature_is_named(tiny_model, crop_sets, tmp_path):
     import tensorflow as tf
 

@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+
 def main(mode: str, root: str, names: list[str]) -> None:
     import keras
     import tensorflow as tf

@@ -86,6 +86,10 @@ def test_op_resolver_follows_metadata(tiny_tflite, tmp_path):
         runner = TopDownPredictor.from_file(model).predict
         assert isinstance(runner, LiteRTModel)
         assert read_metadata(model)["runtime"]["xnnpack"] is xnnpack
+        # The interpreter really runs as the metadata says: XNNPACK takes the graph over as
+        # one DELEGATE node, the builtin resolver leaves the ops as they are.
+        ops = [op["op_name"] for op in runner.interpreter._get_ops_details()]
+        assert ("DELEGATE" in ops) is xnnpack, ops
 
 
 def test_file_without_danet_metadata_is_named(tiny_tflite, tmp_path):

@@ -97,6 +97,7 @@ def test_help_keeps_its_line_breaks(command):
     written as a bare \\ in a Python string it joins the lines into runs of spaces."""
     out = subprocess.run([str(BIN / command), "--help"], capture_output=True, text=True,
                          timeout=60)  # fmt: skip
+    assert out.returncode == 0 and out.stdout.startswith(f"usage: {command}"), out.stderr[-600:]
     assert not re.search(r"\S {4,}--", out.stdout), out.stdout[:600]
 
 
