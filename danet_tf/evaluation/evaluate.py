@@ -12,6 +12,7 @@ import numpy as np
 
 # declared TensorFlow-free in the edge distribution, for --help (re-exported: danet_tf.evaluation.METRICS)
 from danet_edge.choices import DEFAULT_NMS_THRESHOLD, DEFAULT_RESCORE_THRESHOLD, METRICS
+from danet_edge.protocol import Authors, Ours, make_protocol
 from danet_tf.codec import DECODE_MODES, HeatmapCodec, authors
 from danet_tf.evaluation.coco_eval import (
     coco_keypoint_eval,
@@ -19,7 +20,7 @@ from danet_tf.evaluation.coco_eval import (
     make_result,
     write_coco_results,
 )
-from danet_tf.evaluation.inference import PROTOCOLS, PredictFn, Predictions, predict_persons
+from danet_tf.evaluation.inference import PredictFn, Predictions, predict_persons
 from danet_tf.evaluation.nms import check_unit_interval, oks_nms, rescore
 from danet_tf.evaluation.pck import lsp_pck, mpii_pckh
 from danet_tf.evaluation.persons import (
@@ -254,7 +255,7 @@ def authors_coco_results(pred: Predictions) -> list[dict]:
     return results
 
 
-def _protocol_options(
+def _choose_protocol(
     protocol: str,
     decode: str | None,
     nms_threshold: float | None,
@@ -262,37 +263,33 @@ def _protocol_options(
     crop_border: float | Sequence[float] | None,
     heat_range: float | None,
     codec: HeatmapCodec,
-) -> tuple[str, float | Sequence[float], float]:
-    """Check that each option belongs to the chosen protocol; (decode, border, heat range)."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    if protocol == "danet_tf":
-        if crop_border is not None or heat_range is not None:
-            raise ValueError(
-                f"crop_border ({crop_border!r}) and heat_range ({heat_range!r}) belong to "
-                "protocol 'authors'"
-            )
+) -> Ours:
+    """The protocol object (:mod:`danet_edge.protocol`) around ``codec``, after checking that
+    each option belongs to it."""
+    if protocol == Ours.name:
         decode = codec.decode_mode if decode is None else decode
         if decode not in DECODE_MODES:
             raise ValueError(f"unknown decode mode {decode!r}; known: {', '.join(DECODE_MODES)}")
-        return decode, 0.0, authors.HEAT_RANGE
-    fixed = {
-        "decode": (decode, (None,)),
-        "nms_threshold": (nms_threshold, (None, DEFAULT_NMS_THRESHOLD)),
-        "rescore_threshold": (rescore_threshold, (DEFAULT_RESCORE_THRESHOLD,)),
-    }
-    for name, (value, allowed) in fixed.items():
-        if value not in allowed:
+        return make_protocol(protocol, codec.replace(decode_mode=decode),
+                             crop_border=crop_border, heat_range=heat_range)  # fmt: skip
+    if protocol == Authors.name:
+        fixed = {
+            "decode": (decode, (None,)),
+            "nms_threshold": (nms_threshold, (None, DEFAULT_NMS_THRESHOLD)),
+            "rescore_threshold": (rescore_threshold, (DEFAULT_RESCORE_THRESHOLD,)),
+        }
+        for name, (value, allowed) in fixed.items():
+            if value not in allowed:
+                raise ValueError(
+                    f"protocol 'authors' fixes decoding and scoring (its own decode, no "
+                    f"rescoring threshold, no OKS-NMS): leave {name} unset, got {value!r}"
+                )
+        if crop_border is None:
             raise ValueError(
-                f"protocol 'authors' fixes decoding and scoring (its own decode, no "
-                f"rescoring threshold, no OKS-NMS): leave {name} unset, got {value!r}"
+                "protocol 'authors' needs crop_border, the model's input mean (R, G, B): "
+                "danet_tf.models.input_normalization(model)[0]"
             )
-    if crop_border is None:
-        raise ValueError(
-            "protocol 'authors' needs crop_border, the model's input mean (R, G, B): "
-            "danet_tf.models.input_normalization(model)[0]"
-        )
-    return codec.decode_mode, crop_border, authors.HEAT_RANGE if heat_range is None else heat_range
+    return make_protocol(protocol, codec, crop_border=crop_border, heat_range=heat_range)
 
 
 def _check_options(
@@ -407,10 +404,13 @@ def evaluate_topdown(
         codec.input_size,
     )  # fmt: skip
     flip = codec.flip_test if flip is None else flip
-    decode, crop_border, heat_range = _protocol_options(
-        protocol, decode, nms_threshold, rescore_threshold, crop_border, heat_range, codec
-    )
-    region = authors.box_to_region if protocol == "authors" else None
+    proto = _choose_protocol(protocol, decode, nms_threshold, rescore_threshold, crop_border,
+                             heat_range, codec.replace(flip_test=bool(flip)))  # fmt: skip
+    codec = proto.codec
+
+    def region(box, aspect):
+        return proto.region(box)
+
     ann_file = Path(ann_file)
     if not ann_file.is_file():
         raise FileNotFoundError(f"annotation file {str(ann_file)!r} does not exist")
@@ -439,23 +439,24 @@ def evaluate_topdown(
         root = image_dir if image_dir is not None else default_image_dir(ann_file)
         persons, det_counts = persons_from_detections(
             dets_file, gt, root, aspect, score_threshold=det_score_threshold,
-            category_id=int(gt.getCatIds()[0]), region=region, padding=codec.padding,
+            category_id=int(gt.getCatIds()[0]), region=region,
         )  # fmt: skip
     else:
-        persons = persons_from_samples(dataset.samples, aspect, region=region,
-                                       padding=codec.padding)  # fmt: skip
+        persons = persons_from_samples(dataset.samples, aspect, region=region)
     persons = sorted(persons, key=lambda p: p.image_path)  # each image is read once
     pred = predict_persons(
         persons, predict_fn, codec, num_keypoints=num_keypoints, flip_pairs=info.flip_pairs,
-        flip=flip, decode=decode, batch_size=batch_size, progress=progress, protocol=protocol,
-        crop_border=crop_border, heat_range=heat_range,
+        batch_size=batch_size, progress=progress, protocol=proto,
     )  # fmt: skip
     _check_predictions(pred, len(persons))
-    if metric == "coco" and protocol == "authors":
-        results = authors_coco_results(pred)
-        metrics, table = coco_keypoint_eval(ann_file, results, sigmas=info.sigmas)
-    elif metric == "coco":
-        results = predictions_to_coco_results(pred, info.sigmas, nms_threshold, rescore_threshold)
+    if metric == "coco":
+        # The person score and NMS of the results are the protocol's, chosen once here.
+        shape = {
+            Ours.name: lambda p: predictions_to_coco_results(
+                p, info.sigmas, nms_threshold, rescore_threshold),
+            Authors.name: authors_coco_results,
+        }[proto.name]
+        results = shape(pred)
         metrics, table = coco_keypoint_eval(ann_file, results, sigmas=info.sigmas)
     else:
         gt_idx = [p.gt_index for p in pred.persons]

@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
-from danet_edge.codec import HeatmapCodec, KeypointInfo, authors
-from danet_edge.topdown import PROTOCOLS, TopDownPredictor
+from danet_edge.codec import HeatmapCodec, KeypointInfo
+from danet_edge.protocol import PROTOCOLS, Ours
+from danet_edge.topdown import TopDownPredictor
 from danet_tf.data.dataset import size_mismatch
 from danet_tf.evaluation.persons import Person
 
@@ -54,32 +54,6 @@ def keras_predict_fn(model) -> PredictFn:
     return predict
 
 
-def _read_rgb(path: str) -> tuple[np.ndarray | None, str | None]:
-    from danet_tf.data.images import read_image  # the data readers' robust decoding
-
-    image, why = read_image(path)
-    return (None, why) if image is None else (cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None)
-
-
-def _read_rgb_authors(path: str) -> tuple[np.ndarray | None, str | None]:
-    """float32 RGB as the authors' ``cv2.imread(path, IMREAD_COLOR)`` reads it.
-
-    Unlike the data readers, that applies a JPEG's EXIF orientation, so an image stored
-    rotated is cropped rotated (and its annotations, made on the stored pixels, miss).
-    """
-    from danet_tf.data.images import check_bytes, read_bytes
-
-    data, why = read_bytes(path)
-    if data is None:
-        return None, why
-    if why := check_bytes(data):
-        return None, why
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        return None, "not a decodable image"
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32), None
-
-
 @dataclass
 class Predictions:
     """Keypoints (P, K, 3) x, y, score in image pixels for the persons that ran."""
@@ -102,25 +76,22 @@ def predict_persons(
     decode: str | None = None,
     batch_size: int = 32,
     progress: bool = True,
-    protocol: str = "danet_tf",
-    crop_border: float | Sequence[float] = 0.0,
-    heat_range: float = authors.HEAT_RANGE,
+    protocol: str | Ours = "danet_tf",
+    crop_border: float | Sequence[float] | None = None,
+    heat_range: float | None = None,
 ) -> Predictions:
     """Run ``predict_fn`` over every person's crop; images that cannot be read are skipped
     (all their persons) and reported in ``skipped_images``. ``flip`` and ``decode`` default
     to the codec's ``flip_test`` and ``decode_mode``.
 
-    ``protocol="authors"`` crops, decodes and un-crops as the authors' test code
-    (:mod:`danet_tf.codec.authors`): ``decode`` is not used; ``crop_border`` (the model's
-    input mean, RGB) fills the crop outside the image and ``heat_range`` enters the keypoint
-    score. The persons' regions must come from ``authors.box_to_region``. The keypoint
-    scores are the protocol's: raw heatmap maxima (``danet_tf``) or ``heatmap / heat_range +
-    1`` (``authors``).
+    ``protocol`` (a :mod:`danet_edge.protocol` object, or its name with ``crop_border`` and
+    ``heat_range`` for ``authors``) reads the images, crops, decodes and un-crops; with ``authors`` (the DANet authors' test code) ``decode`` is not
+    used and the persons' regions must come from its ``region``. The keypoint scores are the
+    protocol's: raw heatmap maxima (``danet_tf``) or ``heatmap / heat_range + 1``
+    (``authors``).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     names = tuple(f"keypoint_{i}" for i in range(num_keypoints))
     predictor = TopDownPredictor(
         predict_fn,
@@ -133,7 +104,7 @@ def predict_persons(
         crop_border=crop_border,
         heat_range=heat_range,
     )
-    read = _read_rgb_authors if protocol == "authors" else _read_rgb
+    read = predictor.protocol.read_rgb
     done: list[Person] = []
     outputs: list[np.ndarray] = []
     skipped: dict[str, str] = {}

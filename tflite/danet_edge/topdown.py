@@ -6,8 +6,9 @@ Every path that turns images into poses uses :class:`TopDownPredictor`: the edge
 size, crop padding, decoder, flip pairs) comes from the codec and keypoint layout it is given,
 which an exported file carries in its metadata (:meth:`TopDownPredictor.from_file`).
 
-Two protocols: ``danet_tf`` (this codec's crop geometry and decoders) and ``authors`` (the DANet
-authors' test code, :mod:`danet_edge.codec.authors`, to reproduce their numbers).
+Two protocols (:mod:`danet_edge.protocol`, chosen once per predictor): ``danet_tf`` (this
+codec's crop geometry and decoders) and ``authors`` (the DANet authors' test code,
+:mod:`danet_edge.codec.authors`, to reproduce their numbers).
 """
 
 from __future__ import annotations
@@ -21,18 +22,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from danet_edge.choices import PROTOCOLS
-from danet_edge.codec import (
-    HeatmapCodec,
-    KeypointInfo,
-    affine_points,
-    authors,
-    box_to_center_scale,
-    crop_person,
-    fuse_flip,
-    get_affine_transform,
-)
+from danet_edge.codec import HeatmapCodec, KeypointInfo, fuse_flip
 from danet_edge.metadata import MetadataError, read_metadata
+from danet_edge.protocol import Ours, make_protocol
 
 Predict = Callable[[np.ndarray], np.ndarray]
 
@@ -88,7 +80,8 @@ class TopDownPredictor:
         predict: crops (N, H, W, 3) float32 RGB 0-255 -> heatmaps (N, h, w, K).
         codec: input/heatmap size, crop padding, decoder and ``flip_test``.
         keypoints: names, flip pairs and skeleton of the K heatmaps.
-        protocol: ``danet_tf`` or ``authors`` (their crop, decode and keypoint scores).
+        protocol: ``danet_tf`` or ``authors`` (their crop, decode and keypoint scores), or a
+            protocol object (:mod:`danet_edge.protocol`), used with this predictor's codec.
         crop_border: ``authors`` only: the value (RGB) outside the image in a crop.
         heat_range: ``authors`` only: the heatmap scale that enters their keypoint score.
         detector: callable ``image BGR -> (boxes (N, 4) x, y, w, h, scores (N,))`` used when
@@ -103,20 +96,20 @@ class TopDownPredictor:
         codec: HeatmapCodec,
         keypoints: KeypointInfo,
         *,
-        protocol: str = "danet_tf",
-        crop_border: float | Sequence[float] = 0.0,
-        heat_range: float = authors.HEAT_RANGE,
+        protocol: str | Ours = "danet_tf",
+        crop_border: float | Sequence[float] | None = None,
+        heat_range: float | None = None,
         detector: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ):
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+        if isinstance(protocol, Ours):
+            self.protocol = protocol.with_codec(codec)
+        else:
+            self.protocol = make_protocol(protocol, codec, crop_border=crop_border,
+                                          heat_range=heat_range)  # fmt: skip
         self.predict = predict
         self.codec = codec
         self.keypoints = keypoints
-        self.protocol = protocol
-        self.crop_border = crop_border
-        self.heat_range = heat_range
         self.detector = detector
         self.metadata = dict(metadata or {})
 
@@ -167,17 +160,11 @@ class TopDownPredictor:
 
     def region(self, box: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Crop region ``center`` (x, y), ``scale`` (w, h) of a box x, y, w, h."""
-        h, w = self.codec.input_size
-        if self.protocol == "authors":
-            return authors.box_to_region(box, w / h)
-        return box_to_center_scale(box, w / h, self.codec.padding)
+        return self.protocol.region(box)
 
     def crop(self, image_rgb: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """The float32 (H, W, 3) network input for one region of an RGB image."""
-        size = self.codec.input_size
-        if self.protocol == "authors":
-            return authors.crop(image_rgb, center, scale, size, self.crop_border)
-        return crop_person(image_rgb, center, scale, size).astype(np.float32, copy=False)
+        return self.protocol.crop(image_rgb, center, scale)
 
     def heatmaps(self, crops: np.ndarray) -> np.ndarray:
         """Run the model on crops, with their mirrors in the same call when ``flip_test``."""
@@ -203,21 +190,10 @@ class TopDownPredictor:
         Scores are the protocol's: raw heatmap maxima (``danet_tf``) or the authors'
         ``heatmap / heat_range + 1``.
         """
-        codec, k = self.codec, len(self.keypoints.names)
+        k = len(self.keypoints.names)
         if len(heatmaps) == 0:
             return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
-        if self.protocol == "authors":
-            cells, scores = authors.decode(heatmaps, self.heat_range)
-            points = [
-                authors.cells_to_image(xy, c, s, codec.input_size, codec.heatmap_size)
-                for xy, c, s in zip(cells, centers, scales, strict=True)
-            ]
-        else:
-            coords, scores = codec.decode(heatmaps)
-            points = [
-                affine_points(xy, get_affine_transform(c, s, 0.0, codec.input_size, inverse=True))
-                for xy, c, s in zip(coords, centers, scales, strict=True)
-            ]
+        points, scores = self.protocol.decode(heatmaps, centers, scales)
         return np.stack(points).astype(np.float32), scores.astype(np.float32)
 
     # -- whole images -----------------------------------------------------------------------
@@ -275,7 +251,7 @@ class TopDownPredictor:
             "input_size": list(self.codec.input_size),
             "keypoints": len(self.keypoints.names),
             "codec": self.codec.to_dict(),
-            "protocol": self.protocol,
+            "protocol": self.protocol.name,
             "quantization": (meta.get("quantization") or {}).get("mode"),
             "source": (meta.get("source") or {}).get("model"),
             "verified": (meta.get("verification") or {}).get("passed", True),
