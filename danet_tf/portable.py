@@ -234,7 +234,7 @@ def train(pack_path: str | Path, output: str | Path, *, model_name: str = "danet
 def load_weights_npz(path: str | Path, model) -> int:
     """Set ``model``'s (an inference model of the trained row) weights from :func:`train`'s
     npz by variable path; returns the training record (its ``target_scale`` is still in the
-    heads: divide it out, e.g. ``danet_tf.training.trainer.unscaled_inference_model``). A
+    heads: divide it out, e.g. ``danet_tf.training.final.unscaled_inference_model``). A
     missing or misshaped variable raises naming it."""
     record = json.loads(Path(str(path) + ".json").read_text())
     with np.load(path, allow_pickle=False) as z:
@@ -257,7 +257,8 @@ def to_keras(weights_npz: str | Path, output: str | Path) -> Path:
     """The npz of :func:`train` as a ``.keras`` inference model (TensorFlow side): heads'
     target scale divided out, the run's codec embedded, as ``final.keras`` of a run."""
     from danet_tf.config import Config
-    from danet_tf.training.trainer import _write_final, default_model_builder
+    from danet_tf.training.final import write_final
+    from danet_tf.training.trainer import default_model_builder, run_codec
 
     record = json.loads(Path(str(weights_npz) + ".json").read_text())
     cfg = Config()
@@ -270,6 +271,6 @@ def to_keras(weights_npz: str | Path, output: str | Path) -> Path:
     load_weights_npz(weights_npz, inference_model(model))
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    written = _write_final(cfg, model, default_model_builder, inference_model, 17,
-                           output.parent, name=output.name)
+    written = write_final(cfg, run_codec(cfg), model, default_model_builder, inference_model, 17,
+                          output.parent, name=output.name)
     return written

@@ -13,13 +13,9 @@ import numpy as np
 import tensorflow as tf
 
 from danet_tf.config import load_config
+from danet_tf.training.step import make_train_step
 from danet_tf.training.strategy import make_strategy
-from danet_tf.training.trainer import (
-    _make_train_step,
-    default_model_builder,
-    resolve_level_weights,
-    run_codec,
-)
+from danet_tf.training.trainer import default_model_builder, resolve_level_weights, run_codec
 
 
 def benchmark_train_step(
@@ -61,7 +57,7 @@ def benchmark_train_step(
                "weights": np.ones((batch_size, num_keypoints), np.float32)}  # fmt: skip
     ds = tf.data.Dataset.from_tensors((images, targets)).repeat()
     iterator = iter(strategy.distribute_datasets_from_function(lambda ctx: ds))
-    step = _make_train_step(strategy, net, optimizer, step_var, levels,
+    step = make_train_step(strategy, net, optimizer, step_var, levels,
                             resolve_level_weights(cfg, levels), cfg, batch_size, codec)
     for _ in range(warmup):
         float(step(iterator)["loss"])

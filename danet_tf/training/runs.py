@@ -24,6 +24,8 @@ This module does not import TensorFlow.
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +118,38 @@ def check_same_run(old: dict[str, Any], new: dict[str, Any], allow: set[str] | f
             "and input size), or --restart to train this config there from step 0 (the old "
             "files are kept in previous/)")
     return diffs
+
+
+# What a work directory holds for one run; --restart (or a fresh start over the files of a
+# run that left no checkpoint) moves them into previous/<time>/ instead of deleting them.
+RUN_FILES = ("checkpoints", "log.csv", "epochs.csv", "summary.json", "best.json", "final.keras",
+             "best.keras", "curves.png", "predictions", "tensorboard", "run.json", "config.yaml",
+             "val_subset.json")
+
+
+def set_aside(workdir: Path, names: tuple[str, ...] = RUN_FILES) -> Path | None:
+    """Move a run's files into ``previous/<time>/``; the folder, or None when none was there."""
+    present = [n for n in names if (workdir / n).exists()]
+    if not present:
+        return None
+    dest = workdir / "previous" / time.strftime("%Y%m%d-%H%M%S")
+    while dest.exists():
+        dest = dest.with_name(dest.name + "x")
+    dest.mkdir(parents=True)
+    for name in present:
+        shutil.move(str(workdir / name), str(dest / name))
+    return dest
+
+
+def has_run_files(workdir: Path) -> bool:
+    """Whether the work directory holds logs or models of a run."""
+    from danet_tf.training.logs import read_csv_rows
+
+    return bool(read_csv_rows(workdir / "log.csv") or read_csv_rows(workdir / "epochs.csv")
+                or any((workdir / n).exists() for n in ("final.keras", "best.keras",
+                                                        "summary.json")))
+
+
+def recorded_run(workdir: Path) -> dict | None:
+    """The run recorded in the work directory (``run.json``), or None."""
+    return read_run(workdir)

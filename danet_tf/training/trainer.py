@@ -20,19 +20,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from danet_tf.atomic import atomic_path, atomic_write_text, remove_stale_temporaries
+from danet_tf.atomic import atomic_write_text, remove_stale_temporaries
 from danet_tf.codec import HeatmapCodec
 from danet_tf.config import Config, build_codec, default_workdir
-from danet_tf.data.targets import encode_heatmaps
 from danet_tf.training import runs
 from danet_tf.training.batching import batch_plan
 from danet_tf.training.checkpoints import (
@@ -45,20 +42,21 @@ from danet_tf.training.checkpoints import (
     training_checkpoint,
     write_step_state,
 )
+from danet_tf.training.final import (
+    ModelBuilder,
+    inference_model,
+    write_final,
+)
 from danet_tf.training.inputs import TrainInputs, build_inputs
 from danet_tf.training.logs import TrainLogger
-from danet_tf.training.losses import default_level_weights, pose_loss
-from danet_tf.training.metrics import pck
-from danet_tf.training.pictures import overlay_grid, write_curves, write_png
+from danet_tf.training.losses import default_level_weights
+from danet_tf.training.monitor import Monitor, evaluate_pck, predict_val  # noqa: F401 (re-exported)
 from danet_tf.training.schedule import LinearDecay, build_optimizer
+from danet_tf.training.step import NonFiniteError, all_finite, likely_cause, make_train_step
 from danet_tf.training.strategy import is_chief, make_strategy, split_cpu, worker_id
-from danet_tf.training.validation import AP_KEY, BestTracker, coco_ap, is_coco_keypoints, val_subset
 
 __all__ = ["CheckpointError", "NonFiniteError", "TrainResult", "train"]
 
-# (model config, num_keypoints) -> multi-scale keras.Model with outputs named as the levels.
-ModelBuilder = Callable[[Config, int], keras.Model]
-PCK_ALPHA = 0.05
 
 
 @dataclasses.dataclass
@@ -124,93 +122,6 @@ def resolve_level_weights(cfg: Config, levels: tuple[str, ...]) -> tuple[float, 
 def resolve_workdir(cfg: Config) -> Path:
     """``runtime.workdir``, else ``work_dirs/<model>_<dataset>-<H>x<W>`` (`default_workdir`)."""
     return Path(cfg.runtime.workdir) if cfg.runtime.workdir else default_workdir(cfg)
-
-
-def _inference_model(model: keras.Model) -> keras.Model:
-    from danet_tf import models
-
-    return models.inference_model(model)
-
-
-def unscaled_inference_model(model: keras.Model, scale: float, level: str = "heatmaps"
-                             ) -> keras.Model:
-    """The single-output model with the training ``target_scale`` divided back out.
-
-    The last layer (the ``level`` output) is replaced by a ``Rescaling(1 / scale)`` of the same
-    name, so the heatmaps keep the codec's peak of 1 and the output name stays ``level``.
-    """
-    last = model.get_layer(level)
-    if last.weights:
-        raise ValueError(f"output layer {level!r} of {model.name!r} has weights; expected a "
-                         "weightless (linear activation) output layer to replace")
-    out = keras.layers.Rescaling(1.0 / scale, dtype="float32", name=level)(last.input)
-    return keras.Model(model.inputs, out, name=model.name)
-
-
-class NonFiniteError(FloatingPointError):
-    """The loss or the weights stopped being finite; nothing non-finite was written."""
-
-
-# What a work directory holds for one run; --restart (or a fresh start over the files of a
-# run that left no checkpoint) moves them into previous/<time>/ instead of deleting them.
-RUN_FILES = ("checkpoints", "log.csv", "epochs.csv", "summary.json", "best.json", "final.keras",
-             "best.keras", "curves.png", "predictions", "tensorboard", "run.json", "config.yaml",
-             "val_subset.json")
-
-
-def _set_aside(workdir: Path, names: tuple[str, ...] = RUN_FILES) -> Path | None:
-    present = [n for n in names if (workdir / n).exists()]
-    if not present:
-        return None
-    dest = workdir / "previous" / time.strftime("%Y%m%d-%H%M%S")
-    while dest.exists():
-        dest = dest.with_name(dest.name + "x")
-    dest.mkdir(parents=True)
-    for name in present:
-        shutil.move(str(workdir / name), str(dest / name))
-    return dest
-
-
-def _has_run_files(workdir: Path) -> bool:
-    from danet_tf.training.logs import read_csv_rows
-
-    return bool(read_csv_rows(workdir / "log.csv") or read_csv_rows(workdir / "epochs.csv")
-                or any((workdir / n).exists() for n in ("final.keras", "best.keras",
-                                                        "summary.json")))
-
-
-def _recorded_run(workdir: Path) -> dict | None:
-    """The run recorded in the work directory (run.json; config.yaml of older runs)."""
-    record = runs.read_run(workdir)
-    if record is None and (workdir / "config.yaml").is_file():
-        import yaml
-
-        try:
-            record = runs.flatten(yaml.safe_load((workdir / "config.yaml").read_text()), {})
-        except (yaml.YAMLError, AttributeError, TypeError):
-            record = None
-    return record
-
-
-def _all_finite(variables) -> bool:
-    for v in variables:
-        if "float" in str(v.dtype) and not bool(
-                tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(v)))):
-            return False
-    return True
-
-
-def _likely_cause(what: str, lr: float, step: int, first_step: bool, cfg: Config) -> str:
-    if lr > 1.0:
-        return (f"the learning rate {lr:g} is far too high (train.learning_rate "
-                f"{cfg.train.learning_rate:g} at the reference batch)")
-    if what == "gradient":
-        return ("the gradients overflowed: lower the learning rate or set train.clipnorm")
-    if first_step and step == 1:
-        return ("non-finite at the very first step: check the input data and targets "
-                "(train.target_scale) and, with --mixed-precision, float16 overflow")
-    return ("the run diverged: lower the learning rate (train.learning_rate "
-            f"{cfg.train.learning_rate:g}), set train.clipnorm, or train in float32")
 
 
 def train(
@@ -286,12 +197,12 @@ def train(
     ckpt_dir = workdir / "checkpoints"
     moved = None
     if restart and chief:
-        moved = _set_aside(workdir)
+        moved = runs.set_aside(workdir)
         say(f"--restart: the work directory's earlier files are in {moved}" if moved else
             "--restart: nothing to set aside", flush=True)
     found = checkpoint_steps(ckpt_dir)
     diffs: dict = {}
-    recorded = _recorded_run(workdir) if found else None
+    recorded = runs.recorded_run(workdir) if found else None
     if recorded is not None:
         diffs = runs.check_same_run(recorded, this_run, set(allow_changes), workdir,
                                     max(found))
@@ -331,8 +242,8 @@ def train(
     if chief:
         workdir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(workdir)
-        if selection.path is None and not restart and _has_run_files(workdir):
-            moved = _set_aside(workdir)
+        if selection.path is None and not restart and runs.has_run_files(workdir):
+            moved = runs.set_aside(workdir)
             say(f"no checkpoint to resume from: the earlier run's files are in {moved}",
                 flush=True)
         atomic_write_text(workdir / runs.RUN_FILE, runs.run_record(cfg.to_dict(), resolved))
@@ -367,15 +278,15 @@ def train(
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     check_grads = policy != "mixed_float16"  # loss scaling skips non-finite steps itself
-    train_step = _make_train_step(
+    train_step = make_train_step(
         strategy, model, optimizer, step_var, levels, level_weights, cfg, global_batch, codec,
         check_grads,
     )
     logger = TrainLogger(workdir, enabled=chief, verbose=verbose,
                          steps_per_epoch=steps_per_epoch, start_step=start_step,
                          total_steps=total_steps, progress_every=cfg.train.log_every_steps)
-    inference_fn = inference_fn or _inference_model
-    monitor = _Monitor(cfg, codec, inputs, model, inference_fn, levels, workdir, logger,
+    inference_fn = inference_fn or inference_model
+    monitor = Monitor(cfg, codec, inputs, model, inference_fn, levels, workdir, logger,
                        start_step, steps_per_epoch, enabled=chief)
     cb = keras.callbacks.CallbackList(list(callbacks or []), add_history=False,
                                       add_progbar=False, model=model, epochs=cfg.train.epochs,
@@ -394,10 +305,10 @@ def train(
     def save(at: int) -> None:
         nonlocal saved
         variables = list(model.weights) + list(optimizer.variables)
-        if not _all_finite(variables):
+        if not all_finite(variables):
             raise NonFiniteError(
                 f"non-finite weights at step {at}: not saved; the last checkpoint is step "
-                f"{saved}. Likely cause: " + _likely_cause("weights", lr, at, False, cfg))
+                f"{saved}. Likely cause: " + likely_cause("weights", lr, at, False, cfg))
         write_step_state(write_dir, at, {"sums": sums, "position": stream["served"]})
         manager.save(checkpoint_number=at)
         prune_step_state(write_dir)
@@ -446,7 +357,7 @@ def train(
                             f"non-finite {what} ({value}) at step {step} (learning rate "
                             f"{lr:.4g}); the run stopped before writing it anywhere: the last "
                             f"checkpoint is step {saved}. Likely cause: "
-                            + _likely_cause(what, lr, step, step == start_step + 1, cfg))
+                            + likely_cause(what, lr, step, step == start_step + 1, cfg))
                 for k, v in logs.items():
                     sums[k] = sums.get(k, 0.0) + v
                 logs["lr"] = lr
@@ -471,7 +382,7 @@ def train(
 
     final = None
     if chief:
-        final = _write_final(cfg, codec, model, builder, inference_fn, inputs.num_keypoints,
+        final = write_final(cfg, codec, model, builder, inference_fn, inputs.num_keypoints,
                              workdir, keypoints=inputs.keypoint_info)
     summary = {"step": step, "total_steps": total_steps, "logs": logs, "replicas": replicas,
                "optimizer_iterations": int(optimizer.iterations.numpy()),
@@ -486,253 +397,3 @@ def train(
     return TrainResult(workdir, step, total_steps, final, logs, model, out_dir)
 
 
-class _Monitor:
-    """Validation, best.keras, skipped-sample counts and pictures of the chief (no-op
-    elsewhere)."""
-
-    def __init__(self, cfg: Config, codec: HeatmapCodec, inputs: TrainInputs, model: keras.Model,
-                 inference_fn: Callable[[keras.Model], keras.Model],
-                 levels: tuple[str, ...], workdir: Path, logger: TrainLogger, start_step: int,
-                 steps_per_epoch: int, enabled: bool) -> None:
-        self.cfg, self.inputs, self.model, self.levels = cfg, inputs, model, levels
-        self.codec = codec
-        self.workdir, self.logger, self.enabled = workdir, logger, enabled
-        self.coco = False
-        self.metric: str | None = None
-        self.val_ann: str | None = None
-        self.crops = None
-        self._inference_fn = inference_fn
-        self._infer = None
-        self._snap: dict[str, dict[str, int]] = {}
-        self._val_skips: dict[str, int] = {}
-        start_epoch = start_step // steps_per_epoch
-        # Skips by epoch survive resumes in summary.json (epochs after the restored one are
-        # redone, so their counts are dropped).
-        self.by_epoch: dict[str, dict[str, dict[str, int]]] = {}
-        old = workdir / "summary.json"
-        if enabled and old.is_file():
-            try:
-                prev = json.loads(old.read_text()).get("skipped_by_epoch", {})
-                self.by_epoch = {e: v for e, v in prev.items() if int(e) <= start_epoch}
-            except (ValueError, AttributeError):
-                self.by_epoch = {}
-        if not enabled:
-            self.best = BestTracker(workdir, None)
-            return
-        has_val = inputs.make_val is not None and cfg.train.val_samples > 0
-        if has_val:
-            self.coco = bool(inputs.val_annotations) and is_coco_keypoints(
-                inputs.val_keypoint_info)
-            self.metric = AP_KEY if self.coco else f"val_pck@{PCK_ALPHA:g}"
-            if self.coco:
-                self.val_ann = val_subset(inputs.val_annotations, cfg.train.val_samples,
-                                          workdir / "val_subset.json")
-        self.best = BestTracker(workdir, self.metric)
-        if inputs.make_val is not None and cfg.train.overlay_samples:
-            for images, _, keypoints in inputs.make_val(cfg.train.overlay_samples):
-                self.crops = (np.asarray(images, np.float32), keypoints.numpy())
-                break
-
-    def inference(self) -> keras.Model:
-        """The single-output model (unscaled heatmaps) sharing the training model's layers."""
-        if self._infer is None:
-            infer = self._inference_fn(self.model)
-            if self.cfg.train.target_scale != 1.0:
-                infer = unscaled_inference_model(infer, self.cfg.train.target_scale)
-            self._infer = infer
-        return self._infer
-
-    def start_epoch(self) -> None:
-        self._snap = {k: c.by_reason for k, c in self.inputs.skip_counters.items()}
-        self._val_skips = {}
-
-    def validate(self, epoch: int, step: int) -> dict[str, float]:
-        if not self.enabled or self.metric is None:
-            return {}
-        if self.coco:
-            vals, self._val_skips = coco_ap(
-                self.inference(), self.val_ann, self.inputs.val_images,
-                self.inputs.num_keypoints, self.codec)
-            return vals
-        return evaluate_pck(self.model, self.inputs, self.cfg, self.levels[-1], self.codec)
-
-    def epoch_skips(self, epoch: int) -> dict[str, dict[str, int]] | None:
-        if not self.enabled:
-            return None
-        out: dict[str, dict[str, int]] = {}
-        for split, counter in self.inputs.skip_counters.items():
-            before = self._snap.get(split, {})
-            now = counter.by_reason
-            out[split] = {r: n - before.get(r, 0) for r, n in now.items() if n > before.get(r, 0)}
-        if self._val_skips:
-            val = out.setdefault("val", {})
-            for r, n in self._val_skips.items():
-                val[r] = val.get(r, 0) + n
-        out.setdefault("train", {})
-        self.by_epoch[str(epoch + 1)] = out
-        return out
-
-    def end_epoch(self, epoch: int, step: int, logs: dict[str, float], builder, num_keypoints
-                  ) -> None:
-        if not self.enabled:
-            return
-        value = logs.get(self.metric) if self.metric else None
-        if self.best.improves(value):
-            _write_final(self.cfg, self.codec, self.model, builder, self._inference_fn,
-                         num_keypoints, self.workdir, name="best.keras",
-                         keypoints=self.inputs.keypoint_info)
-            self.best.record(value, epoch + 1, step)
-        if self.crops is not None:
-            self._overlay(epoch, step)
-        try:
-            write_curves(self.workdir, self.metric)
-        except Exception as err:  # noqa: BLE001 - a picture must not end a long run
-            print(f"warning: curves.png not updated: {type(err).__name__}: {err}", flush=True)
-        atomic_write_text(self.workdir / "summary.json", json.dumps(
-            {"step": step, "epoch": epoch + 1, "logs": logs, **self.summary()}, indent=1))
-
-    def _overlay(self, epoch: int, step: int) -> None:
-        images, keypoints = self.crops
-        heatmaps = np.asarray(self.inference()([images], training=False), np.float32)
-        coords, _ = self.codec.decode(heatmaps)
-        info = self.inputs.val_keypoint_info or self.inputs.keypoint_info
-        skeleton = tuple(getattr(info, "skeleton", ()) or ())
-        grid = overlay_grid(images, keypoints, np.asarray(coords), skeleton)
-        write_png(self.workdir / "predictions" / f"epoch_{epoch + 1:03d}.png", grid)
-        self.logger.image(step, "val/predictions", grid)
-
-    def summary(self) -> dict:
-        totals: dict[str, dict[str, int]] = {}
-        for per_split in self.by_epoch.values():
-            for split, reasons in per_split.items():
-                dest = totals.setdefault(split, {})
-                for r, n in reasons.items():
-                    dest[r] = dest.get(r, 0) + n
-        return {"validation_metric": self.metric, "best": self.best.best,
-                "skipped_samples": totals, "skipped_by_epoch": self.by_epoch}
-
-
-def _make_train_step(strategy, model, optimizer, step_var, levels, level_weights, cfg,
-                     global_batch, codec: HeatmapCodec | None = None, check_grads=True):
-    """One optimizer step per call on the next batch of ``iterator``.
-
-    Batches are ``(images, targets)``: images uint8 or float32 (cast here), targets either
-    heatmaps ``{level: ..., "weights": ...}`` or, as the input pipeline sends them,
-    ``{"keypoints": (B, K, 3), "weights": ...}``, rendered here on the replica's device
-    with ``codec`` (`danet_tf.data.targets.encode_heatmaps`): that keeps the
-    Gaussians off the input pipeline's CPU and 4 levels of heatmaps (835 KB per 256x192
-    sample) out of the host-to-device copy. Also returns ``grad_norm`` (the global norm of
-    the gradients; 0 when ``check_grads`` is off), so a non-finite gradient stops the run.
-    """
-    scale_loss = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-
-    def step_fn(images, targets):
-        images = tf.cast(images, tf.float32)
-        targets = dict(targets)
-        serial = targets.pop("serial", None)
-        if "keypoints" in targets:
-            if codec is None:
-                raise ValueError("keypoint targets need the run's codec to render heatmaps")
-            targets = encode_heatmaps(targets["keypoints"], codec)
-        with tf.GradientTape() as tape:
-            outputs = model(images, training=True)
-            terms = pose_loss(targets, outputs, levels, level_weights, cfg.train.ohkm_weight,
-                              cfg.train.ohkm_ratio, cfg.train.target_scale,
-                              coarse_visible_only=cfg.train.loss == "authors")
-            loss = tf.nn.compute_average_loss(terms["loss"], global_batch_size=global_batch)
-            if model.losses:
-                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
-            scaled = optimizer.scale_loss(loss) if scale_loss else loss
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        step_var.assign_add(1)
-        out = {k: tf.nn.compute_average_loss(v, global_batch_size=global_batch)
-               for k, v in terms.items()}
-        norm = tf.linalg.global_norm([g for g in grads if g is not None]) if check_grads \
-            else tf.constant(0.0)
-        # Summed over replicas below: divide so the sum is the mean of the replicas' norms.
-        out["grad_norm"] = tf.cast(norm, tf.float32) / strategy.num_replicas_in_sync
-        last = tf.constant(-1, tf.int64) if serial is None else tf.reduce_max(serial)
-        return out, last
-
-    @tf.function
-    def train_step(iterator):
-        images, targets = next(iterator)
-        per_replica, last = strategy.run(step_fn, args=(images, targets))
-        out = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-               for k, v in per_replica.items()}
-        # This worker's pipeline: the last element its replicas were served (-1: unknown).
-        out["serial"] = tf.reduce_max(tf.stack(strategy.experimental_local_results(last)))
-        return out
-
-    return train_step
-
-
-def evaluate_pck(model: keras.Model, inputs: TrainInputs, cfg: Config, level: str,
-                 codec: HeatmapCodec, alpha: float = PCK_ALPHA) -> dict[str, float]:
-    """PCK@alpha (of the crop's longer side) on up to ``train.val_samples`` validation crops,
-    decoded as the run's ``codec`` decodes."""
-    preds, gts, vis = predict_val(model, inputs, cfg, level, codec)
-    if not len(preds):
-        return {}
-    threshold = alpha * max(codec.input_size)
-    return {f"val_pck@{alpha:g}": pck(preds, gts, vis, threshold)}
-
-
-def predict_val(model: keras.Model, inputs: TrainInputs, cfg: Config, level: str,
-                codec: HeatmapCodec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decoded predictions (the codec's decoder), ground truth and visibility on the
-    validation crops."""
-    preds, gts, vis = [], [], []
-    seen = 0
-    for images, _, keypoints in inputs.make_val(max(1, min(32, cfg.train.val_samples))):
-        heatmaps = model(images, training=False)
-        if isinstance(heatmaps, dict):
-            heatmaps = heatmaps[level]
-        coords, _ = codec.decode(np.asarray(heatmaps, np.float32))
-        kp = keypoints.numpy()
-        preds.append(coords)
-        gts.append(kp[..., :2])
-        vis.append(kp[..., 2])
-        seen += len(kp)
-        if seen >= cfg.train.val_samples:
-            break
-    if not preds:
-        return np.zeros((0,)), np.zeros((0,)), np.zeros((0,))
-    n = cfg.train.val_samples
-    return (np.concatenate(preds)[:n], np.concatenate(gts)[:n], np.concatenate(vis)[:n])
-
-
-def _write_final(cfg: Config, codec: HeatmapCodec, model: keras.Model, builder: ModelBuilder,
-                 inference_fn: Callable[[keras.Model], keras.Model], num_keypoints: int,
-                 workdir: Path, name: str = "final.keras", keypoints: Any = None) -> Path:
-    """Save the single-output inference model in float32 as ``name`` (atomically)."""
-    if any(layer.dtype_policy.name != "float32" for layer in model.layers):
-        previous = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy("float32")
-        try:
-            fp32 = builder(cfg, num_keypoints)
-        finally:
-            keras.mixed_precision.set_global_policy(previous)
-        fp32.set_weights(model.get_weights())
-        model = fp32
-    final = workdir / name
-    inference = inference_fn(model)
-    if cfg.train.target_scale != 1.0:
-        inference = unscaled_inference_model(inference, cfg.train.target_scale)
-    from danet_tf.export.api import build_metadata
-    from danet_tf.export.metadata import embed
-
-    # The run's codec travels with the model: export and evaluation read it back.
-    if keypoints is not None and len(keypoints.names) != num_keypoints:
-        keypoints = None
-    try:
-        meta = build_metadata(inference, "keras", "none", None, keypoints, cfg.model.name,
-                              codec)  # fmt: skip
-    except ValueError:  # not a danet_tf model (no normalize layer): nothing to record
-        meta = None
-    with atomic_path(final) as tmp:
-        inference.save(tmp)
-        if meta is not None:
-            embed(tmp, "keras", meta)
-    return final

@@ -6,6 +6,8 @@ validation and ``danet-eval`` cropped at 1.25 whatever the run had trained at)."
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -20,8 +22,7 @@ LEVELS = {"heatmaps_s32": 2.6, "heatmaps_s16": 2.2, "heatmaps_s8": 2.0, "heatmap
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A two-step danet_tiny run at 64x64 with padding 1.3 and finest sigma 1.7, and the
-    paddings its validation cropped with (spied on the one person-region function)."""
-    import danet_tf.evaluation.persons as persons
+    paddings its validation cropped with (spied on the protocol's region function)."""
     from danet_tf.training import train
 
     tmp = tmp_path_factory.mktemp("carrier")
@@ -32,19 +33,28 @@ def run(tmp_path_factory):
         "train.global_batch_size": 4, "train.val_samples": 4, "train.overlay_samples": 0,
         "codec.padding": PADDING, "codec.level_sigmas": LEVELS,
     })  # fmt: skip
-    seen: list[float] = []
-    original = persons._region_fn
-
-    def spy(region, padding):
-        seen.append(padding)
-        return original(region, padding)
-
-    persons._region_fn = spy
-    try:
+    with _paddings() as seen:
         result = train(cfg)
-    finally:
-        persons._region_fn = original
     return result.final_model, seen
+
+
+@contextlib.contextmanager
+def _paddings():
+    """The crop paddings of the person regions evaluation computes, in order."""
+    import danet_edge.protocol as protocol
+
+    seen: list[float] = []
+    original = protocol.box_to_center_scale
+
+    def spy(box, aspect, padding):
+        seen.append(padding)
+        return original(box, aspect, padding)
+
+    protocol.box_to_center_scale = spy
+    try:
+        yield seen
+    finally:
+        protocol.box_to_center_scale = original
 
 
 def test_the_config_section_builds_the_codec():
@@ -76,7 +86,6 @@ def test_validation_and_final_model_carry_the_run_codec(run):
 
 
 def test_evaluation_calibration_and_the_edge_use_the_recorded_padding(run, coco_sample, tmp_path):
-    import danet_tf.evaluation.persons as persons
     from danet_edge.topdown import TopDownPredictor
     from danet_tf.data.augment import TopDownTransform
     from danet_tf.evaluation import evaluate_topdown
@@ -87,17 +96,10 @@ def test_evaluation_calibration_and_the_edge_use_the_recorded_padding(run, coco_
     final, _ = run
     m = load_eval_model(str(final), None)  # --model run/final.keras, as users pass it
     assert m.codec.padding == PADDING and m.codec.sigma == SIGMA
-    seen: list[float] = []
-    original = persons._region_fn
-    persons._region_fn = lambda region, padding: (seen.append(padding), original(region, padding))[
-        1
-    ]
-    try:
+    with _paddings() as seen:
         evaluate_topdown(m.predict_fn, coco_sample / "val4.json", codec=m.codec,
                          num_keypoints=m.num_keypoints, progress=False)  # fmt: skip
-    finally:
-        persons._region_fn = original
-    assert seen == [PADDING]
+    assert seen and set(seen) == {PADDING}
 
     model = load_source_model(str(final))
     codec = model_codec(model, model_file(str(final), None))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from danet_tf.config import load_config
-from danet_tf.training.trainer import unscaled_inference_model
+from danet_tf.training.final import unscaled_inference_model
 from tests.training.standin import standin_inference, standin_model
 
 
