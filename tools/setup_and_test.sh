@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
-.venv/bin/ruff check danet_tf tools tflite tests
+.venv/bin/ruff check danet_tf danet_tools tools tflite tests
 export DANET_DATA="${DANET_DATA:-$(cd .. && pwd)/shared/data}"
 # -rs: why each skipped test skipped; --durations=25: the slowest tests stay visible.
 exec .venv/bin/python -m pytest -q -rs --durations=25 -p no:cacheprovider "$@"
