@@ -130,7 +130,7 @@ def test_unverified_artifact_is_written_only_when_allowed_and_marked(tiny_model,
 def test_savedmodel_replacement_swaps_in_one_step(tmp_path, monkeypatch):
     import os
 
-    from danet_tf.export import atomic
+    from danet_tf import atomic
 
     target = tmp_path / "sm"
     target.mkdir()
