@@ -24,23 +24,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from danet_tf.atomic import atomic_write_text, remove_stale_temporaries
 from danet_tf.codec import HeatmapCodec
 from danet_tf.config import Config, build_codec, default_workdir
 from danet_tf.training import runs
-from danet_tf.training.batching import batch_plan
+from danet_tf.training.batching import BatchPlan, batch_plan
 from danet_tf.training.checkpoints import (
     CheckpointError,
+    Selection,
     checkpoint_steps,
     legacy_checkpoint,
-    prune_step_state,
     read_step_state,
     select_and_restore,
     training_checkpoint,
-    write_step_state,
 )
 from danet_tf.training.final import (
     ModelBuilder,
@@ -49,14 +47,14 @@ from danet_tf.training.final import (
 )
 from danet_tf.training.inputs import TrainInputs, build_inputs
 from danet_tf.training.logs import TrainLogger
+from danet_tf.training.loop import TrainLoop, dataset_function
 from danet_tf.training.losses import default_level_weights
 from danet_tf.training.monitor import Monitor, evaluate_pck, predict_val  # noqa: F401 (re-exported)
 from danet_tf.training.schedule import LinearDecay, build_optimizer
-from danet_tf.training.step import NonFiniteError, all_finite, likely_cause, make_train_step
+from danet_tf.training.step import NonFiniteError, make_train_step
 from danet_tf.training.strategy import is_chief, make_strategy, split_cpu, worker_id
 
 __all__ = ["CheckpointError", "NonFiniteError", "TrainResult", "train"]
-
 
 
 @dataclasses.dataclass
@@ -124,6 +122,42 @@ def resolve_workdir(cfg: Config) -> Path:
     return Path(cfg.runtime.workdir) if cfg.runtime.workdir else default_workdir(cfg)
 
 
+@dataclasses.dataclass
+class _Setup:
+    """What a run is, decided before any variable exists (`_setup`)."""
+
+    cfg: Config
+    strategy: tf.distribute.Strategy
+    chief: bool
+    policy: str | None
+    workdir: Path
+    codec: HeatmapCodec
+    levels: tuple[str, ...]
+    level_weights: tuple[float, ...]
+    inputs: TrainInputs
+    builder: ModelBuilder
+    plan: BatchPlan
+    steps_per_epoch: int
+    total_steps: int
+    resolved: dict
+    diffs: dict
+    say: Callable[..., None]
+
+
+@dataclasses.dataclass
+class _Restored:
+    """The variables of a run, restored from its newest good checkpoint (`_resume`)."""
+
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    step_var: tf.Variable
+    selection: Selection
+    manager: tf.train.CheckpointManager
+    write_dir: Path
+    resumed: dict  # the checkpoint's sidecar: the epoch's loss sums, the stream position
+    start_step: int
+
+
 def train(
     cfg: Config,
     *,
@@ -154,6 +188,20 @@ def train(
     Raises ``CheckpointError`` (checkpoints exist and none restores), ``RunMismatchError``
     (the work directory holds another run) and ``NonFiniteError``, each naming the cause.
     """
+    run = _setup(cfg, inputs, model_builder, levels, restart, allow_changes)
+    restored = _resume(run, restart)
+    inference_fn = inference_fn or inference_model
+    loop = _loop(run, restored, inference_fn, callbacks)
+    loop.run()
+    if loop.stopped:
+        run.say(f"stopped by a callback at step {loop.step} of {run.total_steps}", flush=True)
+    return _finish(run, restored, loop, inference_fn)
+
+
+def _setup(cfg: Config, inputs: TrainInputs | None, model_builder: ModelBuilder | None,
+           levels: tuple[str, ...] | None, restart: bool,
+           allow_changes: Sequence[str]) -> _Setup:
+    """Seed, precision, strategy, codec, data and schedule; compare with the recorded run."""
     unknown = sorted(set(allow_changes) - set(runs.CHANGEABLE))
     if unknown:
         raise runs.RunMismatchError(
@@ -176,14 +224,11 @@ def train(
         check_model_name(cfg.model.name)
     if inputs is None:
         inputs = build_inputs(cfg, codec)
-    builder = model_builder or default_model_builder
-    verbose = cfg.runtime.verbose
-    say = print if verbose and chief else (lambda *a, **k: None)
+    say = print if cfg.runtime.verbose and chief else (lambda *a, **k: None)
 
-    replicas = strategy.num_replicas_in_sync
-    plan = batch_plan(cfg.train, replicas)
-    global_batch = plan.global_batch
-    steps_per_epoch = cfg.train.steps_per_epoch or max(1, inputs.num_train_samples // global_batch)
+    plan = batch_plan(cfg.train, strategy.num_replicas_in_sync)
+    steps_per_epoch = (cfg.train.steps_per_epoch
+                       or max(1, inputs.num_train_samples // plan.global_batch))
     total_steps = cfg.train.epochs * steps_per_epoch
     resolved = {
         "num_keypoints": inputs.num_keypoints, "num_train_samples": inputs.num_train_samples,
@@ -192,34 +237,39 @@ def train(
         "level_sigmas": dict(codec.level_sigmas), "learning_rate": plan.learning_rate,
         "end_learning_rate": plan.end_learning_rate,
     }
-    this_run = runs.flatten(cfg.to_dict(), resolved)
-
-    ckpt_dir = workdir / "checkpoints"
-    moved = None
     if restart and chief:
         moved = runs.set_aside(workdir)
         say(f"--restart: the work directory's earlier files are in {moved}" if moved else
             "--restart: nothing to set aside", flush=True)
-    found = checkpoint_steps(ckpt_dir)
+    found = checkpoint_steps(workdir / "checkpoints")
     diffs: dict = {}
     recorded = runs.recorded_run(workdir) if found else None
     if recorded is not None:
-        diffs = runs.check_same_run(recorded, this_run, set(allow_changes), workdir,
-                                    max(found))
+        diffs = runs.check_same_run(recorded, runs.flatten(cfg.to_dict(), resolved),
+                                    set(allow_changes), workdir, max(found))
+    return _Setup(cfg, strategy, chief, policy, workdir, codec, tuple(levels), level_weights,
+                  inputs, model_builder or default_model_builder, plan, steps_per_epoch,
+                  total_steps, resolved, diffs, say)
 
-    with strategy.scope():
-        model = builder(cfg, inputs.num_keypoints)
-        optimizer = build_optimizer(cfg.train, total_steps, plan.lr_factor)
-        if policy == "mixed_float16":
+
+def _resume(run: _Setup, restart: bool) -> _Restored:
+    """Build model and optimizer, restore the newest good checkpoint (or ``init_weights``),
+    record the run in its work directory and say what is starting."""
+    cfg, say, total_steps = run.cfg, run.say, run.total_steps
+    with run.strategy.scope():
+        model = run.builder(cfg, run.inputs.num_keypoints)
+        optimizer = build_optimizer(cfg.train, total_steps, run.plan.lr_factor)
+        if run.policy == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    missing = [lvl for lvl in levels if lvl not in model.output_names]
+    missing = [lvl for lvl in run.levels if lvl not in model.output_names]
     if missing:
         raise ValueError(f"model {cfg.model.name!r} has no outputs {missing}: {model.output_names}")
 
+    ckpt_dir = run.workdir / "checkpoints"
     ckpt = training_checkpoint(model, optimizer, step_var)
-    selection = select_and_restore(ckpt, ckpt_dir, move_damaged=chief,
+    selection = select_and_restore(ckpt, ckpt_dir, move_damaged=run.chief,
                                    legacy=legacy_checkpoint(model, optimizer, step_var))
     if selection.damaged:
         say(f"warning: {selection.report()}", flush=True)
@@ -233,167 +283,110 @@ def train(
         say(f"initial weights: {cfg.model.init_weights}", flush=True)
     if start_step > total_steps:
         raise runs.RunMismatchError(
-            f"{workdir}: the checkpoint is at step {start_step}, past this config's "
-            f"{total_steps} steps ({cfg.train.epochs} epochs x {steps_per_epoch})")
-    write_dir = ckpt_dir if chief else workdir / f".worker-{worker_id(strategy)}" / "checkpoints"
+            f"{run.workdir}: the checkpoint is at step {start_step}, past this config's "
+            f"{total_steps} steps ({cfg.train.epochs} epochs x {run.steps_per_epoch})")
+    write_dir = (ckpt_dir if run.chief else
+                 run.workdir / f".worker-{worker_id(run.strategy)}" / "checkpoints")
     manager = tf.train.CheckpointManager(ckpt, str(write_dir), cfg.train.keep_checkpoints)
     # The loop state saved beside the checkpoint: the epoch's loss sums, the stream position.
     resumed = read_step_state(write_dir, selection.step)
-    if chief:
-        workdir.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(workdir)
-        if selection.path is None and not restart and runs.has_run_files(workdir):
-            moved = runs.set_aside(workdir)
-            say(f"no checkpoint to resume from: the earlier run's files are in {moved}",
+    if run.chief:
+        _record_run(run, fresh=selection.path is None and not restart)
+    _report_changes(run, optimizer, selection.step, start_step)
+    state = f"resuming at step {start_step}" if selection.path else "starting"
+    say(f"{state}: {total_steps} steps ({cfg.train.epochs} epochs x {run.steps_per_epoch}), "
+        f"{run.plan.describe(cfg.train)}, loss {cfg.train.loss}, data: "
+        f"{run.inputs.description or run.inputs.num_train_samples}; work dir {run.workdir}",
+        flush=True)
+    return _Restored(model, optimizer, step_var, selection, manager, write_dir, resumed,
+                     start_step)
+
+
+def _record_run(run: _Setup, fresh: bool) -> None:
+    """Write ``run.json`` and ``config.yaml``; a fresh start first sets earlier files aside."""
+    workdir = run.workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(workdir)
+    if fresh and runs.has_run_files(workdir):
+        moved = runs.set_aside(workdir)
+        run.say(f"no checkpoint to resume from: the earlier run's files are in {moved}",
                 flush=True)
-        atomic_write_text(workdir / runs.RUN_FILE, runs.run_record(cfg.to_dict(), resolved))
-        cfg.save(workdir / "config.yaml")
-    if "train.epochs" in diffs and selection.step is not None:
-        old_total = int(diffs.get("resolved.total_steps", (total_steps,))[0])
+    atomic_write_text(workdir / runs.RUN_FILE, runs.run_record(run.cfg.to_dict(), run.resolved))
+    run.cfg.save(workdir / "config.yaml")
+
+
+def _report_changes(run: _Setup, optimizer: keras.optimizers.Optimizer,
+                    resumed_step: int | None, start_step: int) -> None:
+    """Say what ``--allow-change`` let differ from the recorded run (and the new schedule)."""
+    diffs, plan, cfg = run.diffs, run.plan, run.cfg
+    if "train.epochs" in diffs and resumed_step is not None:
+        old_total = int(diffs.get("resolved.total_steps", (run.total_steps,))[0])
         old_lr = float(LinearDecay(plan.learning_rate, old_total, plan.end_learning_rate,
                                    min(cfg.train.warmup_steps, old_total - 1))(start_step))
         new_lr = float(optimizer.learning_rate)
-        say(f"train.epochs {diffs['train.epochs'][0]} -> {diffs['train.epochs'][1]}: the "
-            f"schedule is now the {total_steps}-step one; learning rate at step {start_step}: "
-            f"{new_lr:.4g} (was {old_lr:.4g} on the {old_total}-step schedule)", flush=True)
+        run.say(f"train.epochs {diffs['train.epochs'][0]} -> {diffs['train.epochs'][1]}: the "
+                f"schedule is now the {run.total_steps}-step one; learning rate at step "
+                f"{start_step}: {new_lr:.4g} (was {old_lr:.4g} on the {old_total}-step "
+                "schedule)", flush=True)
     for key, (a, b) in diffs.items():
         if key != "train.epochs" and not key.startswith("resolved."):
-            say(f"{key}: {a!r} -> {b!r} (--allow-change)", flush=True)
-    state = f"resuming at step {start_step}" if selection.path else "starting"
-    say(f"{state}: {total_steps} steps ({cfg.train.epochs} epochs x {steps_per_epoch}), "
-        f"{plan.describe(cfg.train)}, loss {cfg.train.loss}, data: "
-        f"{inputs.description or inputs.num_train_samples}; work dir {workdir}", flush=True)
+            run.say(f"{key}: {a!r} -> {b!r} (--allow-change)", flush=True)
 
+
+def _loop(run: _Setup, restored: _Restored, inference_fn: Callable[[keras.Model], keras.Model],
+          callbacks: Sequence[keras.callbacks.Callback] | None) -> TrainLoop:
+    """The input stream, the compiled step, the logger, the monitor and the callbacks."""
+    cfg, model, start_step = run.cfg, restored.model, restored.start_step
+    spe, global_batch = run.steps_per_epoch, run.plan.global_batch
     stream = {"start": 0, "served": 0}
-
-    def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-        # Each pipeline serves global_batch / num_input_pipelines samples per step; on resume
-        # it starts where the interrupted run's pipeline had got to: the position recorded
-        # with the checkpoint (dropped samples included), else step x batch.
-        batch = ctx.get_per_replica_batch_size(global_batch)
-        start = resumed.get("position", start_step * (global_batch // ctx.num_input_pipelines))
-        stream.update(start=int(start), served=int(start))
-        return inputs.make_train(batch, cfg.runtime.seed, ctx.num_input_pipelines,
-                                 ctx.input_pipeline_id, int(start))
-
-    iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
-    check_grads = policy != "mixed_float16"  # loss scaling skips non-finite steps itself
+    dataset_fn = dataset_function(run.inputs, global_batch, cfg.runtime.seed, start_step,
+                                  restored.resumed, stream)
+    iterator = iter(run.strategy.distribute_datasets_from_function(dataset_fn))
+    check_grads = run.policy != "mixed_float16"  # loss scaling skips non-finite steps itself
     train_step = make_train_step(
-        strategy, model, optimizer, step_var, levels, level_weights, cfg, global_batch, codec,
-        check_grads,
+        run.strategy, model, restored.optimizer, restored.step_var, run.levels,
+        run.level_weights, cfg, global_batch, run.codec, check_grads,
     )
-    logger = TrainLogger(workdir, enabled=chief, verbose=verbose,
-                         steps_per_epoch=steps_per_epoch, start_step=start_step,
-                         total_steps=total_steps, progress_every=cfg.train.log_every_steps)
-    inference_fn = inference_fn or inference_model
-    monitor = Monitor(cfg, codec, inputs, model, inference_fn, levels, workdir, logger,
-                       start_step, steps_per_epoch, enabled=chief)
+    logger = TrainLogger(run.workdir, enabled=run.chief, verbose=cfg.runtime.verbose,
+                         steps_per_epoch=spe, start_step=start_step,
+                         total_steps=run.total_steps, progress_every=cfg.train.log_every_steps)
+    monitor = Monitor(cfg, run.codec, run.inputs, model, inference_fn, run.levels, run.workdir,
+                      logger, start_step, spe, enabled=run.chief)
     cb = keras.callbacks.CallbackList(list(callbacks or []), add_history=False,
                                       add_progbar=False, model=model, epochs=cfg.train.epochs,
-                                      steps=steps_per_epoch, verbose=0)
-    step = start_step
-    saved = selection.step or 0
-    logs: dict[str, float] = {}
-    # The epoch's running loss sums travel with each checkpoint (a sidecar), so a resumed
-    # epoch reports the same means as an uninterrupted one.
-    sums: dict[str, float] = dict(resumed.get("sums", {}))
-    # The first step the sums cover: the start of the epoch they belong to (an epoch's last
-    # checkpoint holds its full sums), or the resumed step for a checkpoint without sums.
-    counted_from = (step - 1) // steps_per_epoch * steps_per_epoch if sums else step
-    stopped = False
+                                      steps=spe, verbose=0)
 
-    def save(at: int) -> None:
-        nonlocal saved
-        variables = list(model.weights) + list(optimizer.variables)
-        if not all_finite(variables):
-            raise NonFiniteError(
-                f"non-finite weights at step {at}: not saved; the last checkpoint is step "
-                f"{saved}. Likely cause: " + likely_cause("weights", lr, at, False, cfg))
-        write_step_state(write_dir, at, {"sums": sums, "position": stream["served"]})
-        manager.save(checkpoint_number=at)
-        prune_step_state(write_dir)
-        saved = at
+    def on_epoch_model(epoch: int, step: int, epoch_logs: dict) -> None:
+        monitor.end_epoch(epoch, step, epoch_logs, run.builder, run.inputs.num_keypoints)
 
-    def finish_epoch(epoch: int) -> dict[str, float]:
-        n = max(1, step - counted_from)
-        epoch_logs = {k: v / n for k, v in sums.items()}
-        epoch_logs["lr"] = float(optimizer.learning_rate)
-        epoch_logs.update(monitor.validate(epoch, step))
-        logger.end_epoch(epoch, step, epoch_logs, monitor.epoch_skips(epoch))
-        monitor.end_epoch(epoch, step, epoch_logs, builder, inputs.num_keypoints)
-        cb.on_epoch_end(epoch, dict(epoch_logs))
-        return epoch_logs
+    return TrainLoop(cfg, model=model, optimizer=restored.optimizer, manager=restored.manager,
+                     write_dir=restored.write_dir, train_step=train_step, iterator=iterator,
+                     logger=logger, monitor=monitor, callbacks=cb, start_step=start_step,
+                     saved_step=restored.selection.step, steps_per_epoch=spe,
+                     total_steps=run.total_steps, global_batch=global_batch,
+                     resumed=restored.resumed, stream=stream, chief=run.chief,
+                     on_epoch_model=on_epoch_model)
 
-    lr = float(optimizer.learning_rate)
-    model.stop_training = False
-    cb.on_train_begin()
-    try:
-        if chief and step and step % steps_per_epoch == 0 and logger.epoch_logged(step) is False:
-            # Killed between the epoch's last checkpoint and its row: validate, log and
-            # pick best.keras now, from the same weights.
-            monitor.start_epoch()
-            logs = finish_epoch(step // steps_per_epoch - 1)
-        while step < total_steps and not stopped:
-            epoch, in_epoch = divmod(step, steps_per_epoch)
-            logger.start_epoch(epoch, cfg.train.epochs, in_epoch)
-            monitor.start_epoch()
-            cb.on_epoch_begin(epoch)
-            if in_epoch == 0:
-                sums, counted_from = {}, step
-            for batch_index in range(in_epoch, steps_per_epoch):
-                lr = float(optimizer.learning_rate)
-                cb.on_train_batch_begin(batch_index)
-                out = train_step(iterator)
-                step += 1
-                logs = {k: float(v) for k, v in out.items()}
-                grad_norm = logs.pop("grad_norm", 0.0)
-                last = int(out["serial"])
-                logs.pop("serial")
-                if last >= 0:
-                    stream["served"] = stream["start"] + last + 1
-                for what, value in (("loss", logs["loss"]), ("gradient", grad_norm)):
-                    if not np.isfinite(value):
-                        raise NonFiniteError(
-                            f"non-finite {what} ({value}) at step {step} (learning rate "
-                            f"{lr:.4g}); the run stopped before writing it anywhere: the last "
-                            f"checkpoint is step {saved}. Likely cause: "
-                            + likely_cause(what, lr, step, step == start_step + 1, cfg))
-                for k, v in logs.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                logs["lr"] = lr
-                write = step % cfg.train.log_every_steps == 0 or step % steps_per_epoch == 0
-                done = step - epoch * steps_per_epoch
-                means = {k: v / (step - counted_from) for k, v in sums.items()} | {"lr": lr}
-                logger.step(step, done, logs, means, global_batch, write)
-                cb.on_train_batch_end(batch_index, dict(logs))
-                if model.stop_training:
-                    stopped = True
-                    break
-                if step % steps_per_epoch and step % cfg.train.checkpoint_every_steps == 0:
-                    save(step)
-            save(step)
-            logs = finish_epoch(epoch)
-            stopped = stopped or bool(model.stop_training)
-    finally:
-        logger.close()
-    cb.on_train_end(dict(logs))
-    if stopped:
-        say(f"stopped by a callback at step {step} of {total_steps}", flush=True)
 
+def _finish(run: _Setup, restored: _Restored, loop: TrainLoop,
+            inference_fn: Callable[[keras.Model], keras.Model]) -> TrainResult:
+    """``final.keras`` (chief), ``summary.json`` (every worker) and the result."""
     final = None
-    if chief:
-        final = write_final(cfg, codec, model, builder, inference_fn, inputs.num_keypoints,
-                             workdir, keypoints=inputs.keypoint_info)
-    summary = {"step": step, "total_steps": total_steps, "logs": logs, "replicas": replicas,
-               "optimizer_iterations": int(optimizer.iterations.numpy()),
-               "resumed_from_step": selection.step, "stopped_by_callback": stopped,
-               "damaged_checkpoint_files": selection.damaged,
-               **monitor.summary()}
-    out_dir = workdir if chief else workdir / f".worker-{worker_id(strategy)}"
+    if run.chief:
+        final = write_final(run.cfg, run.codec, restored.model, run.builder,
+                            inference_fn, run.inputs.num_keypoints, run.workdir,
+                            keypoints=run.inputs.keypoint_info)
+    summary = {"step": loop.step, "total_steps": run.total_steps, "logs": loop.logs,
+               "replicas": run.strategy.num_replicas_in_sync,
+               "optimizer_iterations": int(restored.optimizer.iterations.numpy()),
+               "resumed_from_step": restored.selection.step,
+               "stopped_by_callback": loop.stopped,
+               "damaged_checkpoint_files": restored.selection.damaged,
+               **loop.monitor.summary()}
+    out_dir = run.workdir if run.chief else run.workdir / f".worker-{worker_id(run.strategy)}"
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=1))
-    if not chief:
+    if not run.chief:
         shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
-    return TrainResult(workdir, step, total_steps, final, logs, model, out_dir)
-
-
+    return TrainResult(run.workdir, loop.step, run.total_steps, final, loop.logs,
+                       restored.model, out_dir)
