@@ -115,7 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
-    from danet_tf.evaluation.evaluate import evaluate_topdown, load_eval_model
+    from danet_tf.evaluation import evaluate_topdown, load_eval_model
 
     model = load_eval_model(
         args.model, args.weights, input_size=args.input_size, num_keypoints=args.num_keypoints

@@ -9,20 +9,20 @@ from danet_tf.evaluation.coco_eval import (
     make_result,
     write_coco_results,
 )
-from danet_tf.evaluation.evaluate import (
-    METRICS,
-    EvalReport,
-    authors_coco_results,
-    evaluate_topdown,
-    predictions_to_coco_results,
-)
+from danet_tf.evaluation.evaluate import METRICS, EvalReport, evaluate_topdown
 from danet_tf.evaluation.inference import (
     PROTOCOLS,
     Predictions,
     keras_predict_fn,
     predict_persons,
 )
-from danet_tf.evaluation.model_io import load_pose_model, model_io_shapes, parse_size
+from danet_tf.evaluation.model_io import (
+    EvalModel,
+    load_eval_model,
+    load_pose_model,
+    model_io_shapes,
+    parse_size,
+)
 from danet_tf.evaluation.nms import oks_iou, oks_nms, rescore
 from danet_tf.evaluation.pck import PCKResult, lsp_pck, mpii_head_sizes, mpii_pckh, pck, torso_sizes
 from danet_tf.evaluation.persons import (
@@ -31,12 +31,14 @@ from danet_tf.evaluation.persons import (
     persons_from_detections,
     persons_from_samples,
 )
+from danet_tf.evaluation.results import authors_coco_results, predictions_to_coco_results
 
 __all__ = [
     "METRICS",
     "PROTOCOLS",
     "STAT_NAMES",
     "DetectionCounts",
+    "EvalModel",
     "EvalReport",
     "PCKResult",
     "Person",
@@ -46,6 +48,7 @@ __all__ = [
     "evaluate_topdown",
     "ground_truth_as_results",
     "keras_predict_fn",
+    "load_eval_model",
     "load_pose_model",
     "lsp_pck",
     "make_result",

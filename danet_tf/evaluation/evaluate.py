@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,21 +13,13 @@ import numpy as np
 # declared TensorFlow-free in the edge distribution, for --help (re-exported: danet_tf.evaluation.METRICS)
 from danet_edge.choices import DEFAULT_NMS_THRESHOLD, DEFAULT_RESCORE_THRESHOLD, METRICS
 from danet_edge.protocol import Authors, Ours, make_protocol
-from danet_tf.codec import DECODE_MODES, HeatmapCodec, authors
-from danet_tf.evaluation.coco_eval import (
-    coco_keypoint_eval,
-    load_coco_gt,
-    make_result,
-    write_coco_results,
-)
+from danet_tf.codec import DECODE_MODES, HeatmapCodec
+from danet_tf.evaluation.coco_eval import write_coco_results
+from danet_tf.evaluation.detections import Detector, persons_to_evaluate
 from danet_tf.evaluation.inference import PredictFn, Predictions, predict_persons
-from danet_tf.evaluation.nms import check_unit_interval, oks_nms, rescore
-from danet_tf.evaluation.pck import lsp_pck, mpii_pckh
-from danet_tf.evaluation.persons import (
-    DetectionCounts,
-    persons_from_detections,
-    persons_from_samples,
-)
+from danet_tf.evaluation.nms import check_unit_interval
+from danet_tf.evaluation.persons import DetectionCounts
+from danet_tf.evaluation.results import score_predictions
 
 
 class NothingEvaluated(ValueError):
@@ -89,119 +81,14 @@ def skipped_images_lines(skipped: dict[str, str], persons: int) -> list[str]:
     return lines
 
 
-@dataclass
-class EvalModel:
-    """What evaluation needs of a model: the crops -> heatmaps function and the codec it was
-    trained with (read from the model file: crop size and padding, decoding, flip test).
-
-    ``input_mean`` is the model's input mean (R, G, B), the authors' protocol's crop border.
-    """
-
-    predict_fn: PredictFn
-    codec: HeatmapCodec
-    num_keypoints: int
-    input_mean: Sequence[float] | None = None
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self.codec.input_size
-
-    @property
-    def heatmap_size(self) -> tuple[int, int]:
-        return self.codec.heatmap_size
-
-
-def load_eval_model(
-    name: str | None,
-    weights: str | Path | None,
-    *,
-    input_size: tuple[int, int] | None = None,
-    num_keypoints: int = 17,
-) -> EvalModel:
-    """The one place evaluation loads a model: a ``.keras`` file (``weights``), an exported
-    artifact (``.tflite`` of any quantisation, ``.onnx``, a SavedModel directory: the file a
-    user ships, run by the same runners as on the device) or a registered model built with
-    random weights (``name``). ``input_size`` (h, w) must match a model with a fixed input;
-    it sizes a built one (default: the model's). The codec is the one the file records (a
-    training run's ``.keras`` and every export carry theirs), else the codec's defaults."""
-    from danet_tf.evaluation.inference import keras_predict_fn
-    from danet_tf.evaluation.model_io import load_pose_model, model_io_shapes
-    from danet_tf.export.api import recorded_codec
-    from danet_tf.models import input_normalization
-    from danet_tf.models.loading import is_model_file
-
-    artifact = next((str(v) for v in (weights, name) if v is not None and _is_artifact(v)), None)
-    if artifact is not None:
-        return _artifact_eval_model(artifact, input_size, num_keypoints)
-    model = load_pose_model(name, weights, input_size=input_size, num_keypoints=num_keypoints)
-    in_size, heatmap_size, k = model_io_shapes(model, input_size)
-    try:
-        mean = input_normalization(model)[0]
-    except ValueError:  # not a danet_tf model: no known input mean
-        mean = None
-    source = weights if weights is not None else (name if name and is_model_file(name) else None)
-    codec = recorded_codec(source) or HeatmapCodec(in_size, heatmap_size)
-    if codec.input_size != tuple(in_size):
-        raise ValueError(f"{source} records a {codec.input_size[0]}x{codec.input_size[1]} codec "
-                         f"but the model takes {in_size[0]}x{in_size[1]} crops")  # fmt: skip
-    return EvalModel(keras_predict_fn(model), codec, k, mean)
-
-
-def _run_detector(detector, ann_file: Path, image_dir: Path | None, out: str | Path | None) -> Path:
-    """COCO person detections of ``detector`` on every image of ``ann_file``, as a file;
-    unreadable images are left out (the pose pass counts them)."""
-    import json
-    import tempfile
-
-    from danet_edge.images import read_image
-    from danet_tf.data.coco import default_image_dir
-
-    gt = load_coco_gt(ann_file)
-    root = Path(image_dir) if image_dir is not None else default_image_dir(ann_file)
-    category = int(gt.getCatIds()[0])
-    dets = []
-    for image_id, info in sorted(gt.imgs.items()):
-        image, _ = read_image(root / info["file_name"])
-        if image is None:
-            continue
-        for box, score in zip(*detector(image), strict=True):
-            dets.append({"image_id": image_id, "category_id": category,
-                         "bbox": [round(float(v), 2) for v in box], "score": round(float(score), 5)})  # fmt: skip
-    if out is not None:
-        path = Path(str(out) + ".dets.json")
-    else:
-        path = Path(tempfile.mkdtemp(prefix="danet_dets_")) / "dets.json"
-    path.write_text(json.dumps(dets))
-    return path
-
-
-def _is_artifact(path: str | Path) -> bool:
-    path = Path(path)
-    return path.suffix.lower() in (".tflite", ".onnx") or (path / "saved_model.pb").is_file()
-
-
-def _artifact_eval_model(
-    path: str, input_size: tuple[int, int] | None, num_keypoints: int
-) -> EvalModel:
-    from danet_edge.topdown import codec_from_metadata, warn_if_unverified
-    from danet_tf.export.metadata import read_metadata
-    from danet_tf.export.runners import load_predict
-
-    meta = read_metadata(path)
-    warn_if_unverified(meta, path)
-    codec = codec_from_metadata(meta)
-    in_size = codec.input_size
-    if input_size is not None and tuple(input_size) != in_size:
-        raise ValueError(f"{path} has input size {in_size[0]}x{in_size[1]}, not the requested "
-                         f"{input_size[0]}x{input_size[1]}")  # fmt: skip
-    k = len(meta["keypoints"]["names"])  # num_keypoints sizes built models only
-    mean = (meta["input"].get("normalization") or {}).get("mean")
-    return EvalModel(load_predict(path, 1, meta), codec, k, mean)
-
-
-def _load_annotations(ann_file: Path, image_dir: Path | None, metric: str):
+def _load_annotations(ann_file: Path, image_dir: Path | None, metric: str, num_keypoints: int):
+    """The annotations (COCO json or MPII HRNet json) and the metric (``auto`` resolved),
+    checked against the metric and the model's ``num_keypoints``."""
     from danet_tf.data.coco import load_coco
     from danet_tf.data.mpii import load_mpii
+
+    if not ann_file.is_file():
+        raise FileNotFoundError(f"annotation file {str(ann_file)!r} does not exist")
 
     with open(ann_file) as f:
         is_mpii = f.read(64).lstrip().startswith("[")
@@ -215,44 +102,12 @@ def _load_annotations(ann_file: Path, image_dir: Path | None, metric: str):
         raise ValueError(f"PCKh needs the 16 MPII joints; {ann_file} has {dataset.num_keypoints}")
     if metric == "coco" and (is_mpii or dataset.keypoint_info.sigmas is None):
         raise ValueError(f"COCO AP needs a COCO json with OKS sigmas; {ann_file} has none")
+    if dataset.num_keypoints != num_keypoints:
+        raise ValueError(
+            f"{ann_file} has {dataset.num_keypoints} keypoints per person but the model "
+            f"outputs {num_keypoints} heatmaps"
+        )
     return dataset, metric
-
-
-def predictions_to_coco_results(
-    pred: Predictions,
-    sigmas: Sequence[float],
-    nms_threshold: float | None = DEFAULT_NMS_THRESHOLD,
-    rescore_threshold: float = DEFAULT_RESCORE_THRESHOLD,
-) -> list[dict]:
-    """COCO results from predictions: rescoring, then OKS-NMS per image (None: no NMS)."""
-    scores = rescore([p.box_score for p in pred.persons], pred.keypoints[..., 2], rescore_threshold)
-    by_image: dict[int, list[int]] = {}
-    for i, p in enumerate(pred.persons):
-        by_image.setdefault(p.image_id, []).append(i)
-    results = []
-    for image_id, members in by_image.items():
-        idx = np.asarray(members)
-        if nms_threshold is not None:
-            areas = np.asarray([pred.persons[i].area for i in idx])
-            keep = oks_nms(
-                pred.keypoints[idx], scores[idx], areas, nms_threshold, np.asarray(sigmas)
-            )
-            idx = idx[keep]
-        results.extend(make_result(image_id, pred.keypoints[i], scores[i]) for i in idx)
-    return results
-
-
-def authors_coco_results(pred: Predictions) -> list[dict]:
-    """COCO results as the authors' test code writes them: one per person, score = mean
-    keypoint score x box score, every keypoint's confidence 1; no rescoring threshold and
-    no OKS-NMS. ``pred`` must come from ``predict_persons(..., protocol="authors")``."""
-    scores = authors.person_scores(pred.keypoints[..., 2], [p.box_score for p in pred.persons])
-    results = []
-    for person, kp, score in zip(pred.persons, pred.keypoints, scores, strict=True):
-        kp = kp.copy()
-        kp[:, 2] = 1.0
-        results.append(make_result(person.image_id, kp, float(score)))
-    return results
 
 
 def _choose_protocol(
@@ -293,14 +148,20 @@ def _choose_protocol(
 
 
 def _check_options(
+    metric: str,
+    codec: HeatmapCodec,
     nms_threshold: float | None,
     rescore_threshold: float,
     det_score_threshold: float,
     batch_size: int,
     heat_range: float | None,
-    input_size: tuple[int, int],
 ) -> None:
-    """Every number evaluation takes, checked before any work (names the option)."""
+    """Every option evaluation takes, checked before any work (names the option)."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    if not isinstance(codec, HeatmapCodec):
+        raise TypeError(f"codec must be a HeatmapCodec, got {type(codec).__name__}")
+    input_size = codec.input_size
     if nms_threshold is not None:
         check_unit_interval("nms_threshold", nms_threshold)
     check_unit_interval("rescore_threshold", rescore_threshold)
@@ -343,7 +204,7 @@ def evaluate_topdown(
     codec: HeatmapCodec,
     num_keypoints: int,
     dets_file: str | Path | None = None,
-    detector: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+    detector: Detector | None = None,
     det_score_threshold: float = 0.0,
     flip: bool | None = None,
     decode: str | None = None,
@@ -395,84 +256,27 @@ def evaluate_topdown(
         ValueError: bad options, malformed files, a model whose output decodes to NaN/inf.
             Nothing is written to ``out`` in any of these cases.
     """
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
-    if not isinstance(codec, HeatmapCodec):
-        raise TypeError(f"codec must be a HeatmapCodec, got {type(codec).__name__}")
-    _check_options(
-        nms_threshold, rescore_threshold, det_score_threshold, batch_size, heat_range,
-        codec.input_size,
-    )  # fmt: skip
+    _check_options(metric, codec, nms_threshold, rescore_threshold, det_score_threshold,
+                   batch_size, heat_range)
     flip = codec.flip_test if flip is None else flip
     proto = _choose_protocol(protocol, decode, nms_threshold, rescore_threshold, crop_border,
                              heat_range, codec.replace(flip_test=bool(flip)))  # fmt: skip
     codec = proto.codec
-
-    def region(box, aspect):
-        return proto.region(box)
-
     ann_file = Path(ann_file)
-    if not ann_file.is_file():
-        raise FileNotFoundError(f"annotation file {str(ann_file)!r} does not exist")
     image_dir = Path(image_dir) if image_dir is not None else None
-    dataset, metric = _load_annotations(ann_file, image_dir, metric)
-    info = dataset.keypoint_info
-    if dataset.num_keypoints != num_keypoints:
-        raise ValueError(
-            f"{ann_file} has {dataset.num_keypoints} keypoints per person but the model "
-            f"outputs {num_keypoints} heatmaps"
-        )
-    aspect = codec.input_size[1] / codec.input_size[0]
-    det_counts = None
-    if detector is not None:
-        if dets_file is not None:
-            raise ValueError("give detections (dets_file) or a detector, not both")
-        dets_file = _run_detector(detector, ann_file, image_dir, out)
-    if dets_file is not None:
-        from danet_tf.data.coco import default_image_dir
-
-        if metric != "coco":
-            raise ValueError(
-                f"{metric} scores one prediction per ground-truth person: drop the detections"
-            )
-        gt = load_coco_gt(ann_file)
-        root = image_dir if image_dir is not None else default_image_dir(ann_file)
-        persons, det_counts = persons_from_detections(
-            dets_file, gt, root, aspect, score_threshold=det_score_threshold,
-            category_id=int(gt.getCatIds()[0]), region=region,
-        )  # fmt: skip
-    else:
-        persons = persons_from_samples(dataset.samples, aspect, region=region)
-    persons = sorted(persons, key=lambda p: p.image_path)  # each image is read once
+    dataset, metric = _load_annotations(ann_file, image_dir, metric, num_keypoints)
+    persons, det_counts = persons_to_evaluate(
+        dataset, metric, ann_file, image_dir, lambda box, aspect: proto.region(box),
+        codec.input_size[1] / codec.input_size[0], dets_file=dets_file, detector=detector,
+        det_score_threshold=det_score_threshold, out=out)  # fmt: skip
     pred = predict_persons(
-        persons, predict_fn, codec, num_keypoints=num_keypoints, flip_pairs=info.flip_pairs,
-        batch_size=batch_size, progress=progress, protocol=proto,
+        persons, predict_fn, codec, num_keypoints=num_keypoints,
+        flip_pairs=dataset.keypoint_info.flip_pairs, batch_size=batch_size, progress=progress,
+        protocol=proto,
     )  # fmt: skip
     _check_predictions(pred, len(persons))
-    if metric == "coco":
-        # The person score and NMS of the results are the protocol's, chosen once here.
-        shape = {
-            Ours.name: lambda p: predictions_to_coco_results(
-                p, info.sigmas, nms_threshold, rescore_threshold),
-            Authors.name: authors_coco_results,
-        }[proto.name]
-        results = shape(pred)
-        metrics, table = coco_keypoint_eval(ann_file, results, sigmas=info.sigmas)
-    else:
-        gt_idx = [p.gt_index for p in pred.persons]
-        gt_kpts = (
-            np.stack([dataset.samples[i].keypoints for i in gt_idx])
-            if gt_idx
-            else np.zeros((0, num_keypoints, 3))
-        )
-        scorer = mpii_pckh if metric == "pckh" else lsp_pck
-        res = scorer(pred.keypoints[..., :2], gt_kpts, info.names)
-        metrics, table = res.as_dict(), res.table()
-        results = [
-            {"image_id": p.image_id, "annotation_id": int(dataset.samples[p.gt_index].annotation_id),
-             "keypoints": [round(float(v), 3) for v in kp.reshape(-1)]}
-            for p, kp in zip(pred.persons, pred.keypoints, strict=True)
-        ]  # fmt: skip
+    metrics, table, results = score_predictions(pred, dataset, metric, ann_file, proto,
+                                                nms_threshold, rescore_threshold)
     if out is not None:
         write_coco_results(out, results)
     return EvalReport(

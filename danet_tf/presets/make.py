@@ -50,7 +50,7 @@ def _file_entry(path: Path) -> dict[str, Any]:
 
 
 def _ap(model_path: Path, ann: Path, images: Path, detector=None, flip: bool = True) -> float:
-    from danet_tf.evaluation.evaluate import evaluate_topdown, load_eval_model
+    from danet_tf.evaluation import evaluate_topdown, load_eval_model
 
     m = load_eval_model(None, model_path)
     report = evaluate_topdown(

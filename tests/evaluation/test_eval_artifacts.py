@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from danet_edge.codec import HeatmapCodec
-from danet_tf.evaluation import evaluate_topdown
-from danet_tf.evaluation.evaluate import load_eval_model
+from danet_tf.evaluation import evaluate_topdown, load_eval_model
 
 SIZE = (64, 32)
 

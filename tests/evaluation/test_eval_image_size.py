@@ -28,7 +28,7 @@ def _resized_copy(coco_sample, tmp_path):
 
 def test_evaluation_skips_an_image_of_another_size(coco_sample, tmp_path):
     from danet_edge.presets import list_presets, preset_file
-    from danet_tf.evaluation.evaluate import evaluate_topdown, load_eval_model
+    from danet_tf.evaluation import evaluate_topdown, load_eval_model
 
     ann, images, info = _resized_copy(coco_sample, tmp_path)
     m = load_eval_model(None, preset_file(list_presets()[0]))

@@ -65,7 +65,7 @@ def test_a_damaged_file_is_refused_by_name(kind, tmp_path):
 
 
 def _val4_ap(model_path, coco_sample) -> float:
-    from danet_tf.evaluation.evaluate import evaluate_topdown, load_eval_model
+    from danet_tf.evaluation import evaluate_topdown, load_eval_model
 
     m = load_eval_model(None, model_path)
     report = evaluate_topdown(

@@ -88,8 +88,7 @@ def test_validation_and_final_model_carry_the_run_codec(run):
 def test_evaluation_calibration_and_the_edge_use_the_recorded_padding(run, coco_sample, tmp_path):
     from danet_edge.topdown import TopDownPredictor
     from danet_tf.data.augment import TopDownTransform
-    from danet_tf.evaluation import evaluate_topdown
-    from danet_tf.evaluation.evaluate import load_eval_model
+    from danet_tf.evaluation import evaluate_topdown, load_eval_model
     from danet_tf.export.api import export_model, model_codec
     from danet_tools.sources import crops_for, load_source_model, model_file
 
