@@ -13,9 +13,7 @@ This module does not import TensorFlow.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,13 @@ from danet_edge.choices import (
     DECODE_MODES,
     STRATEGIES,  # declared there, TensorFlow-free, for --help
 )
+from danet_tf.config_values import ConfigError, coerce
+
+__all__ = [
+    "LOSSES", "LR_SCALING", "CodecConfig", "Config", "ConfigError", "DataConfig", "ModelConfig", "RuntimeConfig",
+    "TrainConfig", "build_codec", "dataset_tag", "default_workdir", "load_config",
+    "parse_set_args",
+]
 
 
 def _spec(default: Any = dataclasses.MISSING, **meta: Any) -> Any:
@@ -202,88 +207,6 @@ class Config:
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
-class ConfigError(ValueError):
-    """A config key or value that cannot be used; the message names the field."""
-
-
-def _coerce(name: str, value: Any, hint: Any, meta: dict[str, Any]) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            if type(None) in args:
-                return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(name, value, inner[0], meta)
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if isinstance(value, str):
-            value = [v for v in value.replace("x", ",").split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{name}: expected a list, got {value!r}")
-        if len(args) != 2 or args[1] is not Ellipsis:
-            if len(value) != len(args):
-                raise ConfigError(f"{name}: expected {len(args)} values, got {value!r}")
-        elem = args[0]
-        return tuple(_coerce(f"{name}[{i}]", v, elem, meta) for i, v in enumerate(value))
-    if origin is dict:
-        _, val_t = typing.get_args(hint)
-        if isinstance(value, str):
-            value = yaml.safe_load(value)
-        if not isinstance(value, dict):
-            raise ConfigError(f"{name}: expected a mapping, got {value!r}")
-        return {str(k): _coerce(f"{name}.{k}", v, val_t, meta) for k, v in value.items()}
-    return _check(name, _scalar(name, value, hint), meta)
-
-
-def _scalar(name: str, value: Any, hint: Any) -> Any:
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        raise ConfigError(f"{name}: expected true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{name}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ConfigError(f"{name}: expected an integer, got {value!r}")
-    if hint is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{name}: expected a number, got {value!r}")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
-        if not math.isfinite(number):
-            raise ConfigError(f"{name}: expected a finite number, got {value!r}")
-        return number
-    if hint is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{name}: expected a string, got {value!r}")
-    raise TypeError(f"{name}: unsupported field type {hint!r}")
-
-
-def _check(name: str, value: Any, meta: dict[str, Any]) -> Any:
-    choices = meta.get("choices")
-    if choices is not None and value not in choices:
-        raise ConfigError(f"{name}: expected one of {list(choices)}, got {value!r}")
-    if "min" in meta and value < meta["min"]:
-        raise ConfigError(f"{name}: expected >= {meta['min']}, got {value!r}")
-    if "max" in meta and value > meta["max"]:
-        raise ConfigError(f"{name}: expected <= {meta['max']}, got {value!r}")
-    return value
-
-
 def _set_field(cfg: Config, dotted: str, value: Any) -> None:
     section_name, _, field_name = dotted.partition(".")
     sections = {f.name: f for f in dataclasses.fields(Config)}
@@ -300,7 +223,7 @@ def _set_field(cfg: Config, dotted: str, value: Any) -> None:
         )
     hints = typing.get_type_hints(type(section))
     meta = dict(fields[field_name].metadata)
-    setattr(section, field_name, _coerce(dotted, value, hints[field_name], meta))
+    setattr(section, field_name, coerce(dotted, value, hints[field_name], meta))
 
 
 def _validate(cfg: Config) -> Config:
