@@ -101,6 +101,50 @@ def build_dataset(
         ``(images, targets)`` or ``(images, targets, keypoints)``: images (B, h, w, 3)
         RGB 0-255 of ``image_dtype``; targets ``{level: (B, hh, hw, K) float32, "weights": (B, K)}``.
     """
+    image_dtype = _check_arguments(dataset, batch_size, num_shards, shard_index, start,
+                                   image_dtype, chunk_size)
+    repeat = training if repeat is None else repeat
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    augment = (
+        AugmentConfig(rotation=rotation, rotation_prob=rotation_prob,
+                      scale_range=tuple(scale_range), flip=flip, half_body_prob=half_body_prob,
+                      half_body_upper_prob=half_body_upper_prob)
+        if training else AugmentConfig.none()
+    )  # fmt: skip
+    transform = TopDownTransform(dataset.keypoint_info, codec, augment)
+    counter = skip_counter if skip_counter is not None else SkipCounter()
+    loader = SampleLoader(dataset, transform, training, counter, image_dtype.as_numpy_dtype,
+                          seed)  # fmt: skip
+    if opencv_threads is not None:
+        cv2.setNumThreads(opencv_threads)
+
+    n = len(dataset)
+    # This pipeline's positions in the stream; training maps them through the permutations.
+    stop = np.iinfo(np.int64).max if repeat else n
+    ds = tf.data.Dataset.range(start * num_shards + shard_index, stop, num_shards)
+    ds = ds.enumerate()  # (serial, position)
+    plan, crop, check = _sample_stages(loader, transform, training, n, seed, image_dtype)
+    # Plan a chunk of samples per Python call, then decode and warp each sample. A JPEG
+    # that TensorFlow cannot decode drops out in ignore_errors; `loader.account` counts it.
+    ds = ds.batch(chunk_size).map(plan, num_parallel_calls=num_parallel_calls, deterministic=True)
+    ds = ds.unbatch().filter(lambda serial, mode, *rest: mode != SKIP)
+    ds = ds.map(crop, num_parallel_calls=num_parallel_calls, deterministic=True)
+    ds = ds.ignore_errors(log_warning=True).map(check)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    finish = _batch_stage(loader, transform, codec, encode_targets, with_serial, with_keypoints)
+    ds = ds.map(finish)  # in order: `account` relies on it
+    options = tf.data.Options()
+    options.deterministic = True
+    if num_shards > 1:
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    ds.skip_counter = counter
+    return ds
+
+
+def _check_arguments(dataset: PoseDataset, batch_size: int, num_shards: int, shard_index: int,
+                     start: int, image_dtype: tf.DType | str, chunk_size: int) -> tf.DType:
+    """Fail on a bad argument (named) before any tf.data work; the image dtype."""
     if len(dataset) == 0:
         raise ValueError(f"dataset {dataset.source!r} has no samples")
     if chunk_size < 1:
@@ -114,34 +158,16 @@ def build_dataset(
     image_dtype = tf.as_dtype(image_dtype)
     if image_dtype not in (tf.float32, tf.uint8):
         raise ValueError(f"image_dtype must be float32 or uint8, got {image_dtype.name!r}")
-    repeat = training if repeat is None else repeat
-    drop_remainder = training if drop_remainder is None else drop_remainder
-    augment = (
-        AugmentConfig(
-            rotation=rotation,
-            rotation_prob=rotation_prob,
-            scale_range=tuple(scale_range),
-            flip=flip,
-            half_body_prob=half_body_prob,
-            half_body_upper_prob=half_body_upper_prob,
-        )
-        if training
-        else AugmentConfig.none()
-    )
-    transform = TopDownTransform(dataset.keypoint_info, codec, augment)
-    counter = skip_counter if skip_counter is not None else SkipCounter()
-    loader = SampleLoader(dataset, transform, training, counter, image_dtype.as_numpy_dtype,
-                          seed)  # fmt: skip
-    h, w = transform.input_size
-    k = dataset.num_keypoints
-    if opencv_threads is not None:
-        cv2.setNumThreads(opencv_threads)
+    return image_dtype
 
-    n = len(dataset)
-    # This pipeline's positions in the stream; training maps them through the permutations.
-    stop = np.iinfo(np.int64).max if repeat else n
-    ds = tf.data.Dataset.range(start * num_shards + shard_index, stop, num_shards)
-    ds = ds.enumerate()  # (serial, position)
+
+def _sample_stages(loader: SampleLoader, transform: TopDownTransform, training: bool, n: int,
+                   seed: int, image_dtype: tf.DType):
+    """The per-sample stages: ``plan`` (a chunk of stream positions -> what to decode, the
+    warp and the keypoints, in Python), ``crop`` (decode only the region, warp it) and
+    ``check`` (a fatal error stops the run with its message)."""
+    h, w = transform.input_size
+    k = loader.num_keypoints
 
     def plan(serial: tf.Tensor, position: tf.Tensor):
         index = sample_indices(position, n, seed) if training else position % n
@@ -175,13 +201,13 @@ def build_dataset(
         with tf.control_dependencies([ok]):
             return tf.identity(serial), image, kpts
 
-    # Plan a chunk of samples per Python call, then decode and warp each sample. A JPEG
-    # that TensorFlow cannot decode drops out in ignore_errors; `loader.account` counts it.
-    ds = ds.batch(chunk_size).map(plan, num_parallel_calls=num_parallel_calls, deterministic=True)
-    ds = ds.unbatch().filter(lambda serial, mode, *rest: mode != SKIP)
-    ds = ds.map(crop, num_parallel_calls=num_parallel_calls, deterministic=True)
-    ds = ds.ignore_errors(log_warning=True).map(check)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return plan, crop, check
+
+
+def _batch_stage(loader: SampleLoader, transform: TopDownTransform, codec: HeatmapCodec,
+                 encode_targets: bool, with_serial: bool, with_keypoints: bool):
+    """The per-batch stage: count dropped samples, render the targets (or pass the
+    keypoints for the train step to render), attach the stream serials."""
 
     def finish(serial, image, kpts):
         dropped = tf.numpy_function(loader.account, [serial], tf.int64, stateful=True)
@@ -197,11 +223,4 @@ def build_dataset(
             targets["serial"] = serial
         return (image, targets, kpts) if with_keypoints else (image, targets)
 
-    ds = ds.map(finish)  # in order: `account` relies on it
-    options = tf.data.Options()
-    options.deterministic = True
-    if num_shards > 1:
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)
-    ds.skip_counter = counter
-    return ds
+    return finish
