@@ -58,8 +58,6 @@ def run_benchmark(
     ``bounds`` overrides the verification bounds of every export (``verify.TIMING_ONLY`` for
     random weights, whose speed is what a trained model's is).
     """
-    from danet_tf.export.api import export_model
-    from danet_tf.export.metadata import read_metadata
     from danet_tf.models import count_complexity
 
     runtimes = runtimes or list(RUNTIMES)
@@ -68,25 +66,7 @@ def run_benchmark(
         raise ValueError(f"unknown runtimes {unknown}; known: {', '.join(RUNTIMES)}")
     threads = threads or [1, 2]
     workdir = Path(workdir)
-    calibration, verification = crops.split()
-    failed: dict[str, str] = {}
-    for runtime in runtimes:
-        fmt, quantize, _ = RUNTIMES[runtime]
-        path = workdir / artifact_name(model_name, runtime)
-        if path.name in failed:
-            continue
-        try:
-            meta = read_metadata(path)
-        except (OSError, ValueError):  # not exported yet (or damaged): export it again
-            # Speed does not depend on the weights: an artifact that fails verification is
-            # still timed, and its failure is reported beside the timing.
-            meta = export_model(model, path, fmt, verification, quantize=quantize,
-                                calibration=calibration, weights_path=weights_path,
-                                model_name=model_name, bounds=bounds,
-                                allow_unverified=True).metadata  # fmt: skip
-        verification_record = meta.get("verification") or {}
-        if verification_record.get("passed", True) is False:
-            failed[path.name] = str(verification_record.get("failure"))
+    failed = _export_all(model, model_name, workdir, crops, runtimes, weights_path, bounds)
     macs = count_complexity(model).macs
     results: dict[str, Any] = {
         "model": model_name,
@@ -123,6 +103,35 @@ def run_benchmark(
             results["runs"].append(run)
     results["load_average"].append(round(os.getloadavg()[0], 2))
     return results
+
+
+def _export_all(model: Any, model_name: str, workdir: Path, crops: Any, runtimes: list[str],
+                weights_path: str | Path | None, bounds: Any) -> dict[str, str]:
+    """Export each runtime's artifact into ``workdir`` unless a readable one is there;
+    returns ``{file name: why verification failed}`` for those that failed it."""
+    from danet_tf.export.api import export_model
+    from danet_tf.export.metadata import read_metadata
+
+    calibration, verification = crops.split()
+    failed: dict[str, str] = {}
+    for runtime in runtimes:
+        fmt, quantize, _ = RUNTIMES[runtime]
+        path = workdir / artifact_name(model_name, runtime)
+        if path.name in failed:
+            continue
+        try:
+            meta = read_metadata(path)
+        except (OSError, ValueError):  # not exported yet (or damaged): export it again
+            # Speed does not depend on the weights: an artifact that fails verification is
+            # still timed, and its failure is reported beside the timing.
+            meta = export_model(model, path, fmt, verification, quantize=quantize,
+                                calibration=calibration, weights_path=weights_path,
+                                model_name=model_name, bounds=bounds,
+                                allow_unverified=True).metadata  # fmt: skip
+        verification_record = meta.get("verification") or {}
+        if verification_record.get("passed", True) is False:
+            failed[path.name] = str(verification_record.get("failure"))
+    return failed
 
 
 def quantized_agreement(
