@@ -23,6 +23,7 @@ import yaml
 
 from danet_edge.choices import (
     DECODE_MODES,
+    DEFAULT_INPUT_SIZE,
     STRATEGIES,  # declared there, TensorFlow-free, for --help
 )
 from danet_tf.config_values import ConfigError, coerce
@@ -45,7 +46,7 @@ class ModelConfig:
     """Which network to build (see ``danet_tf.list_models()``)."""
 
     name: str = "danet_tiny"
-    input_size: tuple[int, int] = _spec((256, 192), min=32)
+    input_size: tuple[int, int] = _spec(DEFAULT_INPUT_SIZE, min=32)
     # None: as many as the training annotations' category defines.
     num_keypoints: int | None = _spec(None, min=1)
     # A fresh run (no checkpoint yet) starts from these weights instead of random ones: a

@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from danet_edge.choices import DEFAULT_INPUT_SIZE
 from danet_edge.codec import COCO_FLIP_PAIRS, HeatmapCodec
 from danet_edge.codec.geometry import affine_points, box_to_center_scale, get_affine_transform
 
@@ -68,7 +69,7 @@ class Pack:
             return cls(blobs, z["keypoints"], tuple(meta["size"]), float(meta["padding"]))
 
 
-def make_pack(annotations: str | Path, images: str | Path, size=(256, 192), quality: int = 70,
+def make_pack(annotations: str | Path, images: str | Path, size=DEFAULT_INPUT_SIZE, quality: int = 70,
               limit: int | None = None) -> Pack:
     """Cut every labelled person of a COCO keypoint json into a WebP crop of ``size``."""
     from danet_edge.images import read_image
@@ -192,7 +193,7 @@ class Deadline:
 
 
 def train(pack_path: str | Path, output: str | Path, *, model_name: str = "danet72",
-          input_size=(256, 192), batch: int = 32, minutes: float = 8.0, lr: float = 1e-3,
+          input_size=DEFAULT_INPUT_SIZE, batch: int = 32, minutes: float = 8.0, lr: float = 1e-3,
           target_scale: float = 255.0, seed: int = 0, max_steps: int | None = None) -> dict:
     """Train ``model_name`` on the pack until ``minutes`` pass (or ``max_steps``); write
     float16 weights by variable path and a json beside them; returns the record."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from danet_edge.choices import DEFAULT_INPUT_SIZE
 from danet_tools import quiet_tensorflow
 from danet_tools.choices import size_arg
 
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", help="MegEngine .pkl (state dict or training checkpoint)")
     parser.add_argument("--output", required=True, help="the .keras file to write")
     parser.add_argument("--model", help="registered *_authors model the checkpoint must fit")
-    parser.add_argument("--input-size", type=size_arg, default=(256, 192), help="HxW")
+    parser.add_argument("--input-size", type=size_arg, default=DEFAULT_INPUT_SIZE, help="HxW")
     parser.add_argument(
         "--multi-scale", action="store_true", help="keep all four heatmap levels (fine-tuning)"
     )

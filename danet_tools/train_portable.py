@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from danet_edge.choices import DEFAULT_INPUT_SIZE
 from danet_tools.choices import size_arg
 
 
@@ -24,13 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     pk.add_argument("--data", required=True)
     pk.add_argument("--images", required=True)
     pk.add_argument("--output", required=True)
-    pk.add_argument("--size", type=size_arg, default=(256, 192), help="crop HxW (default 256x192)")
+    pk.add_argument("--size", type=size_arg, default=DEFAULT_INPUT_SIZE, help="crop HxW (default 256x192)")
     pk.add_argument("--quality", type=int, default=70, help="WebP quality (default 70)")
     pk.add_argument("--limit", type=int)
     tr = sub.add_parser("train", help="train on a pack until the deadline (any Keras backend)")
     tr.add_argument("--pack", required=True)
     tr.add_argument("--model", default="danet72")
-    tr.add_argument("--input-size", type=size_arg, default=(256, 192), help="HxW (default 256x192)")
+    tr.add_argument("--input-size", type=size_arg, default=DEFAULT_INPUT_SIZE, help="HxW (default 256x192)")
     tr.add_argument("--batch-size", type=int, default=32)
     tr.add_argument("--minutes", type=float, default=8.0, help="wall-clock deadline")
     tr.add_argument("--max-steps", type=int)

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from danet_edge.choices import DEFAULT_INPUT_SIZE
 from danet_edge.codec import HeatmapCodec
 from danet_tf.data.dataset import PoseDataset
 from danet_tf.data.pipeline import build_dataset
@@ -98,7 +99,7 @@ def run_benchmark(
     *,
     num_samples: int = 1024,
     batch_size: int = 32,
-    input_size: tuple[int, int] = (256, 192),
+    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE,
     threads: int | None = None,
     repeats: int = 3,
     seed: int = 0,

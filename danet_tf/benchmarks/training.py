@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from danet_edge.choices import DEFAULT_INPUT_SIZE
 from danet_tf.config import load_config
 from danet_tf.training.step import make_train_step
 from danet_tf.training.strategy import make_strategy
@@ -20,7 +21,7 @@ from danet_tf.training.trainer import default_model_builder, resolve_level_weigh
 
 def benchmark_train_step(
     model: str = "danet72",
-    input_size: tuple[int, int] = (256, 192),
+    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE,
     batch_size: int = 8,
     steps: int = 5,
     warmup: int = 2,

@@ -12,6 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from danet_edge.choices import DEFAULT_INPUT_SIZE
 from danet_tf.atomic import atomic_path
 from danet_tf.convert.megengine import BGR_MEAN, BGR_STD, convert_with_source
 from danet_tf.models.loading import SOURCE_MEMBER
@@ -46,7 +47,7 @@ def convert_checkpoint(
     output: str | os.PathLike,
     *,
     model: str | None = None,
-    input_size: tuple[int, int] = (256, 192),
+    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE,
     multi_scale: bool = False,
     bgr_mean: tuple[float, float, float] = BGR_MEAN,
     bgr_std: tuple[float, float, float] = BGR_STD,

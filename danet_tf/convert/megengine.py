@@ -45,6 +45,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from danet_edge.choices import DEFAULT_INPUT_SIZE
 from danet_tf.convert.checkpoint import read_state_dict
 from danet_tf.export.metadata import sha256_file
 from danet_tf.models import LEVELS, SPECS, build_from_spec, inference_model
@@ -304,7 +305,7 @@ def from_megengine(
     path: str | os.PathLike,
     *,
     model: str | None = None,
-    input_size: tuple[int, int] = (256, 192),
+    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE,
     multi_scale: bool = False,
     bgr_mean: tuple[float, float, float] = BGR_MEAN,
     bgr_std: tuple[float, float, float] = BGR_STD,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # the one HxW parser, TensorFlow-free for --help (re-exported: danet_tf.evaluation.parse_size)
-from danet_edge.choices import parse_size  # noqa: F401
+from danet_edge.choices import DEFAULT_INPUT_SIZE, parse_size  # noqa: F401
 from danet_edge.codec import DEFAULT_STRIDE
 from danet_tf.codec import HeatmapCodec
 from danet_tf.evaluation.inference import PredictFn
@@ -117,10 +117,10 @@ def model_io_shapes(
     """(input (h, w), heatmap (h, w), K) of a model.
 
     A model with a fixed input size must agree with ``input_size`` when one is given; a
-    model with free spatial dims takes ``input_size`` (default 256x192).
+    model with free spatial dims takes ``input_size`` (default ``DEFAULT_INPUT_SIZE``).
     """
     in_shape = tuple(model.input_shape)
-    fallback = input_size or (256, 192)
+    fallback = input_size or DEFAULT_INPUT_SIZE
     h, w = in_shape[1] or fallback[0], in_shape[2] or fallback[1]
     if input_size is not None and (h, w) != tuple(input_size):
         raise ValueError(f"input size {input_size[0]}x{input_size[1]} but the model takes {h}x{w}")

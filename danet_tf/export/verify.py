@@ -117,14 +117,14 @@ class Report:
         )
 
 
-def person_areas(crops: CropSet) -> np.ndarray:
+def person_areas(crops: CropSet, padding: float) -> np.ndarray:
     """Approximate areas (N,) in crop pixels: 0.53 x the labelled joints' extent grown by 15 %.
 
     That is how the LSPET annotations define box and area; persons with fewer than two
-    labelled joints get the area of the unpadded crop region.
+    labelled joints get the area of the crop region without its ``padding`` (the codec's).
     """
     h, w = crops.images.shape[1:3]
-    areas = np.full(len(crops), 0.53 * h * w / 1.25**2)
+    areas = np.full(len(crops), 0.53 * h * w / padding**2)
     for i, kpts in enumerate(crops.keypoints):
         pts = kpts[kpts[:, 2] > 0, :2]
         if len(pts) >= 2:
@@ -151,7 +151,7 @@ def keypoint_agreement(
     dist = np.linalg.norm(ref_xy - cand_xy, axis=-1)
     k = reference.shape[-1]
     sigmas = COCO_SIGMAS if k == len(COCO_SIGMAS) else np.full(k, float(np.mean(COCO_SIGMAS)))
-    return dist[visible], oks(ref_xy, cand_xy, person_areas(crops), sigmas, visible)
+    return dist[visible], oks(ref_xy, cand_xy, person_areas(crops, codec.padding), sigmas, visible)
 
 
 def compare(

@@ -182,7 +182,7 @@ def build_from_spec(
         probs = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
         return keras.Model(image, probs, name=name)
     heads = _decoder(features, spec, int(num_keypoints), multi_scale)
-    size = (height // 4, width // 4)
+    size = (height // codec_defaults.DEFAULT_STRIDE, width // codec_defaults.DEFAULT_STRIDE)
     outputs = {}
     for level, heatmap in heads.items():
         if heatmap.shape[1] != size[0]:

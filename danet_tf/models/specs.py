@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from danet_edge.choices import DEFAULT_INPUT_SIZE
+
 
 @dataclass(frozen=True)
 class PaperNumbers:
@@ -93,7 +95,7 @@ class ModelSpec:
     fusion: str = "sfu"
     decoder_channels: int = 128
     num_classes: int = 1000
-    default_input: tuple[int, int] = (256, 192)
+    default_input: tuple[int, int] = DEFAULT_INPUT_SIZE
     input_mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
     input_std: tuple[float, float, float] = (58.395, 57.12, 57.375)
     paper: PaperNumbers | None = field(default=None, compare=False)

@@ -12,6 +12,9 @@ imports them too, and the library never imports the command-line package.
 from __future__ import annotations
 
 DECODE_MODES = ("shift", "blur_shift", "dark")
+# The crop size (height, width) of the paper's COCO models: the one default every model,
+# codec, config and command line takes when none is given.
+DEFAULT_INPUT_SIZE = (256, 192)
 PROTOCOLS = ("danet_tf", "authors")
 
 # danet_tf.export.api: artifact formats of export_model.

@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from danet_edge.choices import DECODE_MODES
+from danet_edge.choices import DECODE_MODES, DEFAULT_INPUT_SIZE
 
 # Default blur kernel of ``blur_shift`` on 64x48 heatmaps. The DANet authors' test code blurred
 # with 17x17 (``test_gaussian_kernel`` in their MegEngine config.py; `codec.authors` reproduces
@@ -71,8 +71,9 @@ class HeatmapCodec:
 
     def __init__(
         self,
-        input_size: tuple[int, int] = (256, 192),
-        heatmap_size: tuple[int, int] = (64, 48),
+        input_size: tuple[int, int] = DEFAULT_INPUT_SIZE,
+        heatmap_size: tuple[int, int] = (DEFAULT_INPUT_SIZE[0] // DEFAULT_STRIDE,
+                                         DEFAULT_INPUT_SIZE[1] // DEFAULT_STRIDE),
         sigma: float = DEFAULT_LEVEL_SIGMAS[FINEST_LEVEL],
         blur_kernel: int = BLUR_SHIFT_KERNEL,
         decode_mode: str = "blur_shift",
