@@ -120,7 +120,8 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 def assert_one_xnnpack_partition(path) -> None:
     """XNNPACK takes every op: an op it lacks in int8 (ABS, MINIMUM, a standalone RELU) would
-    split the graph into pieces with a builtin kernel between them (docs/deployment.md)."""
+    split the graph into pieces with a builtin kernel between them (docs/deployment.md,
+    "Graph rewrites")."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))

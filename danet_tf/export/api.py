@@ -263,9 +263,9 @@ def choose_tflite_runtime(path: Path, crop: np.ndarray, meta: dict[str, Any]) ->
     """Time the model under both op resolvers and recommend the faster one.
 
     The plain graph's 9x9 depthwise convolutions made XNNPACK the slower choice on the x86 CPUs
-    measured in docs/deployment.md; the rewritten deployment graph makes it the faster one
-    (the builtin kernels run its slices slowly). Measuring at export keeps the choice honest
-    on other machines and for other graphs. Single-threaded, median of three runs after a
+    measured in docs/deployment.md (Op resolver); the rewritten deployment graph makes it the
+    faster one (the builtin kernels run its slices slowly). Measuring at export keeps the choice
+    honest on other machines and for other graphs. Single-threaded, median of three runs after a
     warm-up.
     """
     from danet_edge.runners import LiteRTModel

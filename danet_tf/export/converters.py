@@ -15,7 +15,8 @@ from danet_edge.choices import QUANTIZE_MODES  # declared there, TensorFlow-free
 from danet_edge.streams import filtered_fd
 
 # Selective quantization: int8 everywhere except these ops, which stay float32 between a
-# dequantize and a quantize op (measured on DANet in docs/deployment.md):
+# dequantize and a quantize op (measured on DANet: docs/deployment.md, Export modes and Speed;
+# the plain-graph numbers below in CHANGELOG.md, 2026-11-24):
 # - int8-float-dw: the depthwise convolutions (the 5x5 tiles of the export rewrites), for
 #   CPUs whose int8 depthwise kernels are slow. On the plain graph XNNPACK's int8 9x9 ones
 #   were the bottleneck of a full-integer DANet-72 (245 ms against 95 ms in float, at 1

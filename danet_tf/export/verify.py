@@ -13,7 +13,8 @@ Two numbers per artifact, both printed and both bounded per export mode (``BOUND
 
 Also reported, not bounded: the largest keypoint distance and the mean OKS between the two
 decodings (crop space; areas from the annotated joints, see :func:`person_areas`).
-The bounds were set from measurements on DANet-72 trained on LSPET (docs/deployment.md):
+The bounds (docs/deployment.md, "Verification bounds") were set from measurements on
+danet_tiny trained on LSPET (CHANGELOG.md, 2026-11-24):
 floats must match to rounding; quantized modes must stay well inside one heatmap cell
 (4 px) on average. A random-weight model has flat heatmaps whose argmax is arbitrary, so its
 quantized exports need looser bounds (the tests pass them explicitly).

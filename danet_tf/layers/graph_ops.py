@@ -125,7 +125,7 @@ class GraphOps:
         if absolute:
             # 1 - sigmoid(|x|) = sigmoid(x - relu(2 x)): built-in layers only, and in int8
             # TFLite ops XNNPACK runs (the RELU fuses into the MUL; ABS, MINIMUM and a
-            # standalone RELU are not delegated, see docs/deployment.md, TFLite speed).
+            # standalone RELU are not delegated, see docs/deployment.md, Graph rewrites).
             doubled = self.K.layers.Rescaling(2.0, name=self._name("double"))(x)
             relu = self.K.layers.ReLU(name=self._name("relu"))(doubled)
             neg_abs = self.K.layers.Subtract(name=self._name("neg_abs"))([x, relu])

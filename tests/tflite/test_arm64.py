@@ -3,8 +3,8 @@
 Opt-in (``DANET_ARM64=1``, as root): it builds or reuses a cached arm64 userland, pip-installs
 danet-edge there, exports models and runs them emulated, which takes minutes (7.5 to 15 on two
 shared cores with the userland and venvs cached, about 8 more without them): too slow for
-every CI run. It is run before each release of the deployment docs (the arm64 section of
-docs/deployment.md). ``DANET_ARM64_MODELS`` and the script's other variables pass through.
+every CI run. It is run before each release of the deployment docs (docs/deployment.md, "arm64
+check"). ``DANET_ARM64_MODELS`` and the script's other variables pass through.
 """
 
 from __future__ import annotations

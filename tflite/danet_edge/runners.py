@@ -6,8 +6,8 @@ TensorFlow; ``danet_tf.export.runners`` adds them on top of these.
 
 Op resolver choice: export times LiteRT's default XNNPACK delegate and its builtin kernels
 on the file it wrote and records the faster in the file's metadata (``runtime.xnnpack``;
-XNNPACK for the rewritten deployment graphs on the x86 CPUs measured in docs/deployment.md);
-:func:`make_interpreter` follows it unless told otherwise.
+XNNPACK for the rewritten deployment graphs on the x86 CPUs measured in docs/deployment.md,
+"Op resolver"); :func:`make_interpreter` follows it unless told otherwise.
 """
 
 from __future__ import annotations

@@ -11,12 +11,13 @@ graph from the deployment model. Every rewrite is exact up to float rounding
   small depthwise convolutions on shifted windows of the zero-padded input; the kernel is
   zero-padded to a multiple of the block (9x9 -> four 5x5 pieces: 100 taps instead of 81, but
   XNNPACK runs a 5x5 kernel at several times the speed of its multipass 9x9 one, see
-  docs/deployment.md, TFLite speed). XNNPACK only: LiteRT's builtin kernels run the direct 9x9 faster.
+  docs/deployment.md, Graph rewrites). XNNPACK only: LiteRT's builtin kernels run the direct 9x9
+  faster.
 - ``transpose_phases``: a strided transposed convolution ("same" padding: the decoder's
   4x4/2 upsampling) becomes one small convolution per output phase (stride 2: four 2x2
   convolutions on windows of the zero-padded input, the taps each phase really uses) and a
   DEPTH_TO_SPACE that interleaves them; XNNPACK's TRANSPOSE_CONV ran at well under half the
-  speed per MAC of its dense convolutions (docs/deployment.md, TFLite speed).
+  speed per MAC of its dense convolutions (docs/deployment.md, Graph rewrites).
 - ``fuse_elementwise``: ``1 - sigmoid(a)`` as ``sigmoid(-a)`` (MAU's ``1 - sigmoid(|z|)`` as
   ``sigmoid(min(z, -z))`` in float; the int8 graphs use another form, see ``integer_ops``); SFU's
   ``lam * a + (1 - lam) * b`` as ``b + lam * (a - b)`` (3 ops instead of 5); ``|x|`` as one
@@ -90,14 +91,16 @@ NONE = Rewrites(depthwise_block=None, fuse_elementwise=False, transpose_phases=F
 INT8 = Rewrites(integer_ops=True)
 
 # Per export mode (``api.mode_name``: the format and quantization mode), as measured in
-# docs/deployment.md, TFLite speed (LiteRT 2.3.0 XNNPACK, ONNX Runtime 1.32, a Zen 3 CPU).
+# docs/deployment.md, Graph rewrites and Speed (LiteRT 2.3.0 XNNPACK, ONNX Runtime 1.32, a
+# Zen 3 CPU).
 EXPORT_REWRITES: dict[str, Rewrites] = {
     "tflite": Rewrites(),
     "tflite-fp16": Rewrites(),
     "tflite-dynamic": Rewrites(),
     "tflite-int8": INT8,
     # The depthwise tiles stay float32 between dequantize/quantize ops (the mode's point);
-    # split, they run at float32's speed, whole at half of it (docs/deployment.md).
+    # split, they run at float32's speed, whole at half of it (docs/deployment.md, Graph
+    # rewrites).
     "tflite-int8-float-dw": INT8,
     "tflite-int8-float-ew": INT8,
     "onnx": Rewrites(depthwise_block=None),
@@ -106,7 +109,8 @@ EXPORT_REWRITES: dict[str, Rewrites] = {
 }
 # Folding the pre-activation BatchNorms into the channel gates and the following 1x1
 # convolutions was tried, exact, and removed: DANet-72 float32 TFLite and ONNX Runtime ran no
-# faster with it, and int8 files agreed worse with float32 (docs/deployment.md, TFLite speed).
+# faster with it, and int8 files agreed worse with float32 (CHANGELOG.md, 2026-12-01, entry 6;
+# removed 2026-12-07).
 
 
 def export_rewrites(fmt: str, quantize: str = "none") -> Rewrites:
@@ -160,7 +164,7 @@ class DeployOps(GraphOps):
             # splits the graph into separately delegated pieces with a slow builtin op
             # between them, and the MINIMUM / MAXIMUM forms (min(x, -x)) also cost keypoint
             # agreement: the quantizer gives their operands the result's range, which
-            # clamps half of x (docs/deployment.md, TFLite speed).
+            # clamps half of x (docs/deployment.md, Graph rewrites).
             return super().sigmoid_complement(x, absolute)
         if absolute:  # -|x| = min(x, -x): NEG + MINIMUM, cheaper than ABS
             return self.sigmoid(kops.minimum(x, self._negative(x)))
