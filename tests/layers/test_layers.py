@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from danet_tf.export.rewrites.layers import DepthToSpace, SpaceToDepth
 from danet_tf.layers import (
     ChannelAttention,
     DenseAttentionLayer,
@@ -19,9 +20,7 @@ G = RNG.normal(size=(2, 12, 10, 4)).astype("float32")
 X2 = RNG.normal(size=X.shape).astype("float32")
 
 
-@pytest.mark.parametrize(
-    "layer, data",
-    [
+HARNESS_CASES = [
         (PreActConv(6, 3), X),
         (PreActConv(6, 3, 2), X),
         (PreActConv(0 + 8, 5, kind="depthwise"), X),
@@ -38,11 +37,38 @@ X2 = RNG.normal(size=X.shape).astype("float32")
         (SecondOrderFusion(3), [X, X2]),
         (ResidualBlock(8), X),
         (ResidualBlock(6, 2), X),
-    ],
+]
+
+
+@pytest.mark.parametrize(
+    "layer, data", HARNESS_CASES,
     ids=lambda v: type(v).__name__ if not isinstance(v, (np.ndarray, list)) else "",
 )
 def test_layer_harness(layer, data, tmp_path):
     check_layer(layer, data, tmp_path)
+
+
+def test_every_layer_of_the_package_has_a_harness_case():
+    """A new layer in danet_tf.layers fails here until it joins HARNESS_CASES."""
+    import inspect
+
+    import keras
+
+    import danet_tf.layers as package
+
+    layers = {obj for _, obj in inspect.getmembers(package, inspect.isclass)
+              if issubclass(obj, keras.layers.Layer)}
+    covered = {type(layer) for layer, _ in HARNESS_CASES}
+    assert layers and not layers - covered, sorted(c.__name__ for c in layers - covered)
+
+
+@pytest.mark.parametrize("layer", [DepthToSpace(2), SpaceToDepth(2)], ids=lambda v: type(v).__name__)
+def test_deployment_layer_harness(layer, tmp_path):
+    """The two layers the export rewrites add (no weights: no training step)."""
+    check_layer(layer, X[:, :12, :10, :8], tmp_path, train=False)
+    # their inverse relation pins the channel order TFLite's ops use
+    if isinstance(layer, SpaceToDepth):
+        np.testing.assert_array_equal(np.asarray(DepthToSpace(2)(layer(X))), X)
 
 
 def test_dense_layer_grows_by_growth_rate():

@@ -1,12 +1,13 @@
 """The two standard layers the rewrites add to deployment graphs: DEPTH_TO_SPACE and
-SPACE_TO_DEPTH (one op each in TFLite and ONNX). Never in a training model or ``.keras``
-file."""
+SPACE_TO_DEPTH (one op each in TFLite and ONNX). Never in a training model; registered
+with Keras so that a deployment graph saved for inspection reloads."""
 
 from __future__ import annotations
 
 import keras
 
 
+@keras.saving.register_keras_serializable(package="danet_tf")
 class DepthToSpace(keras.layers.Layer):
     """``tf.nn.depth_to_space`` (one DEPTH_TO_SPACE op in TFLite, DepthToSpace in ONNX);
     deployment graphs only."""
@@ -28,6 +29,7 @@ class DepthToSpace(keras.layers.Layer):
         return {**super().get_config(), "block": self.block}
 
 
+@keras.saving.register_keras_serializable(package="danet_tf")
 class SpaceToDepth(DepthToSpace):
     """``tf.nn.space_to_depth`` (one SPACE_TO_DEPTH op in TFLite); deployment graphs only."""
 
