@@ -9,6 +9,7 @@ these tests always run there.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,73 @@ def megengine_reference() -> Path:
             pytest.fail(f"DANET_MEGENGINE_REFERENCE={root} has no tiny.pkl but CI must use it")
         pytest.skip(f"MegEngine reference not found at {root} (set DANET_MEGENGINE_REFERENCE)")
     return root
+
+
+# -- one tiny model and its exports, shared by tests/export, tests/tflite and tests/evaluation
+
+TINY_INPUT = (64, 64)
+
+
+@dataclass
+class Exported:
+    """One export of the shared tiny model: the file (alone in its folder), what
+    ``export_model`` returned and what it printed."""
+
+    path: Path
+    result: object
+    printed: str
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """danet_tiny at 64x64 with random weights (seeded by the builder)."""
+    import danet_tf
+
+    return danet_tf.build_model("danet_tiny", input_shape=(*TINY_INPUT, 3))
+
+
+@pytest.fixture(scope="session")
+def crop_sets(coco_sample: Path):
+    """(calibration, verification) real person crops for the tiny model: 24 / 6."""
+    from danet_edge.codec import HeatmapCodec
+    from danet_tf.export import person_crops
+
+    crops = person_crops(coco_sample / "train.json", coco_sample / "images",
+                         HeatmapCodec.for_input(TINY_INPUT), count=30)  # fmt: skip
+    return crops.split()
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_model, crop_sets, tmp_path_factory):
+    """``tiny_export(fmt, quantize="none") -> Exported``: each format and quantization of the
+    tiny model is exported (and verified) once per session, whichever test asks first.
+    Quantized modes other than fp16 are verified against `RANDOM_WEIGHTS` (a random-weight
+    model has flat heatmaps whose argmax moves with any rounding); the default bounds hold
+    trained models (tests/export/test_export_formats.py checks the shipped preset's)."""
+    import contextlib
+    import io
+
+    from danet_tf.export import export_model
+    from danet_tf.export.verify import Bounds
+
+    loose = Bounds(max_heatmap_diff=1.5, mean_keypoint_px=64.0)
+
+    cache: dict[tuple[str, str], Exported] = {}
+    names = {"keras": "m.keras", "savedmodel": "sm", "onnx": "m.onnx"}
+
+    def export(fmt: str, quantize: str = "none") -> Exported:
+        key = (fmt, quantize)
+        if key not in cache:
+            calibration, verification = crop_sets
+            name = names.get(fmt) or ("m.tflite" if quantize == "none" else f"m_{quantize}.tflite")
+            out = tmp_path_factory.mktemp(f"tiny_{fmt}_{quantize}") / name
+            bounds = None if quantize in ("none", "fp16") else loose
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                result = export_model(tiny_model, out, fmt, verification, quantize=quantize,
+                                      calibration=calibration, bounds=bounds,
+                                      model_name="danet_tiny")  # fmt: skip
+            cache[key] = Exported(out, result, printed.getvalue())
+        return cache[key]
+
+    return export

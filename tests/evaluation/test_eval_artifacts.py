@@ -6,28 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from danet_edge.codec import HeatmapCodec
 from danet_tf.evaluation import evaluate_topdown, load_eval_model
 
-SIZE = (64, 32)
+SIZE = (64, 64)  # the session's tiny model (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def artifacts(coco_sample, tmp_path_factory):
-    import danet_tf
-    from danet_tf.export import export_model, person_crops
-    from danet_tf.export.verify import TIMING_ONLY
-
-    model = danet_tf.build_model("danet_tiny", input_shape=(*SIZE, 3))
-    out = tmp_path_factory.mktemp("eval_artifacts")
-    crops = person_crops(coco_sample / "train.json", coco_sample / "images", HeatmapCodec.for_input(SIZE), count=20)
-    calibration, verification = crops.split()
-    model.save(out / "tiny.keras")
-    export_model(model, out / "tiny.tflite", "tflite", verification)
-    export_model(model, out / "tiny.onnx", "onnx", verification)
-    export_model(model, out / "tiny_int8.tflite", "tflite", verification, quantize="int8",
-                 calibration=calibration, bounds=TIMING_ONLY)  # fmt: skip
-    return out
+def artifacts(tiny_export):
+    """name -> the session's shared exports of the tiny model (and its .keras file)."""
+    return {"tiny.keras": tiny_export("keras").path, "tiny.tflite": tiny_export("tflite").path,
+            "tiny.onnx": tiny_export("onnx").path,
+            "tiny_int8.tflite": tiny_export("tflite", "int8").path}
 
 
 def _results(path, coco_sample):
@@ -40,9 +29,9 @@ def _results(path, coco_sample):
 
 
 def test_tflite_and_onnx_evaluate_like_the_keras_model(artifacts, coco_sample):
-    keras_report, keras_kps = _results(artifacts / "tiny.keras", coco_sample)
+    keras_report, keras_kps = _results(artifacts["tiny.keras"], coco_sample)
     for name in ("tiny.tflite", "tiny.onnx"):
-        report, kps = _results(artifacts / name, coco_sample)
+        report, kps = _results(artifacts[name], coco_sample)
         assert report.num_persons == keras_report.num_persons > 0
         # Same persons, same order; float32 artifacts put the joints where Keras does.
         assert np.median(np.abs(kps[..., :2] - keras_kps[..., :2])) < 0.5, name
@@ -50,9 +39,9 @@ def test_tflite_and_onnx_evaluate_like_the_keras_model(artifacts, coco_sample):
 
 
 def test_int8_file_is_evaluated_and_its_metadata_sizes_the_crops(artifacts, coco_sample):
-    m = load_eval_model(None, artifacts / "tiny_int8.tflite")
-    assert m.input_size == SIZE and m.heatmap_size == (16, 8) and m.num_keypoints == 17
-    report, kps = _results(artifacts / "tiny_int8.tflite", coco_sample)
+    m = load_eval_model(None, artifacts["tiny_int8.tflite"])
+    assert m.input_size == SIZE and m.heatmap_size == (16, 16) and m.num_keypoints == 17
+    report, kps = _results(artifacts["tiny_int8.tflite"], coco_sample)
     assert report.num_persons > 0 and np.isfinite(kps).all()
-    with pytest.raises(ValueError, match="has input size 64x32, not the requested 256x192"):
-        load_eval_model(None, artifacts / "tiny_int8.tflite", input_size=(256, 192))
+    with pytest.raises(ValueError, match="has input size 64x64, not the requested 256x192"):
+        load_eval_model(None, artifacts["tiny_int8.tflite"], input_size=(256, 192))

@@ -18,7 +18,7 @@ def test_qat_export_writes_verified_int8(tiny_model, crop_sets, tmp_path, capsys
 
     calibration, verification = crop_sets
     out = tmp_path / "qat.tflite"
-    # Random weights: loose bounds (see test_export_formats.RANDOM_WEIGHTS).
+    # Random weights: loose bounds (as tests/conftest.py's tiny_export uses).
     result = export_model(tiny_model, out, "tflite", verification, quantize="int8", qat_epochs=1,
                           calibration=calibration, bounds=Bounds(1.5, 64.0))  # fmt: skip
     printed = capsys.readouterr().out

@@ -9,39 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from danet_edge.codec import HeatmapCodec
+
+@pytest.fixture(scope="session")
+def tiny_keras(tiny_model):
+    """The session's tiny model (tests/conftest.py), whose exports the edge tests run."""
+    return tiny_model
 
 
 @pytest.fixture(scope="session")
-def tiny_keras():
-    import danet_tf
-
-    return danet_tf.build_model("danet_tiny", input_shape=(64, 64, 3))
+def tiny_tflite(tiny_export) -> Path:
+    return tiny_export("tflite").path
 
 
 @pytest.fixture(scope="session")
-def edge_crops(coco_sample: Path):
-    from danet_tf.export import person_crops
-
-    return person_crops(coco_sample / "train.json", coco_sample / "images", HeatmapCodec.for_input((64, 64)), count=10)
-
-
-@pytest.fixture(scope="session")
-def tiny_tflite(tiny_keras, edge_crops, tmp_path_factory) -> Path:
-    from danet_tf.export import export_model
-
-    out = tmp_path_factory.mktemp("edge") / "tiny.tflite"
-    export_model(tiny_keras, out, "tflite", edge_crops, model_name="danet_tiny")
-    return out
-
-
-@pytest.fixture(scope="session")
-def tiny_onnx(tiny_keras, edge_crops, tmp_path_factory) -> Path:
-    from danet_tf.export import export_model
-
-    out = tmp_path_factory.mktemp("edge_onnx") / "tiny.onnx"
-    export_model(tiny_keras, out, "onnx", edge_crops, model_name="danet_tiny")
-    return out
+def tiny_onnx(tiny_export) -> Path:
+    return tiny_export("onnx").path
 
 
 @pytest.fixture(scope="session")
