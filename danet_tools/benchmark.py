@@ -14,17 +14,18 @@ import json
 from pathlib import Path
 
 from danet_tools import quiet_tensorflow
-from danet_tools.choices import RUNTIMES, size_arg
+from danet_tools.choices import DEFAULT_INPUT_SIZE, RUNTIMES, size_arg
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--model", default="danet72")
     parser.add_argument("--weights", help=".keras model or .weights.h5 (default: random weights)")
     parser.add_argument(
-        "--input-size", type=size_arg, default="256x192", help="HxW when building from the registry"
+        "--input-size", type=size_arg, default=DEFAULT_INPUT_SIZE,
+        help="HxW when building from the registry (default 256x192)"
     )
     parser.add_argument("--runtimes", default=",".join(RUNTIMES), help=f"of: {', '.join(RUNTIMES)}")
     parser.add_argument("--threads", default="1,2")
@@ -42,6 +43,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", help="person detector .tflite for --whole-image")
     parser.add_argument("--workdir", default="work_dirs/benchmark")
     parser.add_argument("--json", help="write the results here")
+    return parser
+
+
+def _timed_image(args: argparse.Namespace, parser: argparse.ArgumentParser):
+    """(image path, person box) to time end to end: --image/--box, else the coco_sample
+    person with the most labelled keypoints."""
+    from danet_tools.sources import default_calibration
+
+    if args.image is None:
+        found = default_calibration()
+        if found is None:
+            parser.error("pass --image and --box (no $DANET_DATA/coco_sample)")
+        data = json.loads(found[0].read_text())
+        ann = max(data["annotations"], key=lambda a: a["num_keypoints"])
+        name = next(i["file_name"] for i in data["images"] if i["id"] == ann["image_id"])
+        return str(found[1] / name), list(ann["bbox"])
+    box = [float(v) for v in (args.box or "").split(",") if v]
+    if len(box) != 4:
+        parser.error(f"--box must be x,y,w,h with --image, got {args.box!r}")
+    return args.image, box
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
 
     quiet_tensorflow()
@@ -56,46 +81,21 @@ def main(argv: list[str] | None = None) -> int:
     from danet_tf.data.calibration import person_crops
     from danet_tf.export.api import model_codec
     from danet_tf.export.verify import TIMING_ONLY
-    from danet_tools.sources import (
-        crops_for,
-        default_calibration,
-        load_source_model,
-        model_file,
-    )
+    from danet_tools.sources import crops_for, load_source_model, model_file
 
     size = args.input_size
     model = load_source_model(args.model, args.weights, size)
     source = model_file(args.model, args.weights)
     codec = model_codec(model, source)
     crops = crops_for(codec, args.calib_data, args.images)
-    image, box = args.image, args.box
-    if image is None:
-        found = default_calibration()
-        if found is None:
-            parser.error("pass --image and --box (no $DANET_DATA/coco_sample)")
-        data = json.loads(found[0].read_text())
-        ann = max(data["annotations"], key=lambda a: a["num_keypoints"])
-        name = next(i["file_name"] for i in data["images"] if i["id"] == ann["image_id"])
-        image, box = str(found[1] / name), ann["bbox"]
-    else:
-        box = [float(v) for v in (args.box or "").split(",") if v]
-        if len(box) != 4:
-            parser.error(f"--box must be x,y,w,h with --image, got {args.box!r}")
+    image, box = _timed_image(args, parser)
     h, w = model.input_shape[1:3]
     workdir = Path(args.workdir) / f"{args.model}_{h}x{w}"
     results = run_benchmark(
-        model,
-        args.model,
-        workdir,
-        crops,
-        image,
-        list(box),
-        runtimes=args.runtimes.split(","),
-        threads=[int(t) for t in args.threads.split(",")],
-        repeats=args.repeats,
-        weights_path=source,
-        bounds=None if args.weights else TIMING_ONLY,
-    )
+        model, args.model, workdir, crops, image, list(box),
+        runtimes=args.runtimes.split(","), threads=[int(t) for t in args.threads.split(",")],
+        repeats=args.repeats, weights_path=source, bounds=None if args.weights else TIMING_ONLY,
+    )  # fmt: skip
     if args.agreement_data:
         held_out = person_crops(
             args.agreement_data, args.agreement_images, codec, args.agreement_count

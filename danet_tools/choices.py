@@ -5,6 +5,7 @@ here for the command modules."""
 from __future__ import annotations
 
 from danet_edge.choices import (  # noqa: F401  (re-exported for the commands)
+    DEFAULT_INPUT_SIZE,
     DEFAULT_NMS_THRESHOLD,
     DEFAULT_RESCORE_THRESHOLD,
     FORMATS,
