@@ -110,13 +110,14 @@ def tiny_export(tiny_model, crop_sets, tmp_path_factory):
     loose = Bounds(max_heatmap_diff=1.5, mean_keypoint_px=64.0)
 
     cache: dict[tuple[str, str], Exported] = {}
-    names = {"keras": "m.keras", "savedmodel": "sm", "onnx": "m.onnx"}
+    names = {"keras": "tiny.keras", "savedmodel": "tiny_savedmodel", "onnx": "tiny.onnx"}
 
     def export(fmt: str, quantize: str = "none") -> Exported:
         key = (fmt, quantize)
         if key not in cache:
             calibration, verification = crop_sets
-            name = names.get(fmt) or ("m.tflite" if quantize == "none" else f"m_{quantize}.tflite")
+            name = names.get(fmt) or ("tiny.tflite" if quantize == "none"
+                                      else f"tiny_{quantize}.tflite")
             out = tmp_path_factory.mktemp(f"tiny_{fmt}_{quantize}") / name
             bounds = None if quantize in ("none", "fp16") else loose
             printed = io.StringIO()
