@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration", required=True, help="training json (int8 calibration)")
     p.add_argument("--holdout", required=True, help="held-out json (never trained on)")
     p.add_argument("--training", help="json file: the training record to store")
+    p.add_argument("--calibration-count", type=int, default=200,
+                   help="training crops the int8 file is calibrated on (default 200)")
     p.add_argument("--description", default="")
     p.add_argument("--licence", default="")
     p.add_argument("--not-default", action="store_true", help="do not make it the default")
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         val4=data / "coco_sample" / "val4.json", val4_images=data / "coco_sample" / "images",
         description=args.description,
         training=json.loads(Path(args.training).read_text()) if args.training else {},
-        licence=args.licence, default=not args.not_default,
+        licence=args.licence, default=not args.not_default, calib_count=args.calibration_count,
     )
     entry = make_preset(spec)
     print(json.dumps(entry, indent=1))
