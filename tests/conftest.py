@@ -98,16 +98,15 @@ def crop_sets(coco_sample: Path):
 def tiny_export(tiny_model, crop_sets, tmp_path_factory):
     """``tiny_export(fmt, quantize="none") -> Exported``: each format and quantization of the
     tiny model is exported (and verified) once per session, whichever test asks first.
-    Quantized modes other than fp16 are verified against `RANDOM_WEIGHTS` (a random-weight
-    model has flat heatmaps whose argmax moves with any rounding); the default bounds hold
+    Quantized modes other than fp16 are verified against `harness.random_weights_bounds()`; the default bounds hold
     trained models (tests/export/test_export_formats.py checks the shipped preset's)."""
     import contextlib
     import io
 
     from danet_tf.export import export_model
-    from danet_tf.export.verify import Bounds
+    from tests.harness import random_weights_bounds
 
-    loose = Bounds(max_heatmap_diff=1.5, mean_keypoint_px=64.0)
+    loose = random_weights_bounds()
 
     cache: dict[tuple[str, str], Exported] = {}
     names = {"keras": "tiny.keras", "savedmodel": "tiny_savedmodel", "onnx": "tiny.onnx"}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from danet_tf.atomic import atomic_write_text
 from danet_tf.evaluation.coco_eval import load_coco_gt
 from danet_tf.evaluation.persons import (
     DetectionCounts,
@@ -44,8 +45,7 @@ def run_detector(detector: Detector, ann_file: Path, image_dir: Path | None,
         path = Path(str(out) + ".dets.json")
     else:
         path = Path(tempfile.mkdtemp(prefix="danet_dets_")) / "dets.json"
-    path.write_text(json.dumps(dets))
-    return path
+    return atomic_write_text(path, json.dumps(dets))
 
 
 def persons_to_evaluate(dataset, metric: str, ann_file: Path, image_dir: Path | None, region,

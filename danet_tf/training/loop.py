@@ -36,7 +36,7 @@ class TrainLoop:
                  monitor: Monitor, callbacks: keras.callbacks.CallbackList,
                  start_step: int, saved_step: int | None, steps_per_epoch: int,
                  total_steps: int, global_batch: int, resumed: dict, stream: dict,
-                 chief: bool, on_epoch_model: Callable[[int, int, dict], None]):
+                 chief: bool, builder: Callable, num_keypoints: int):
         self.cfg = cfg
         self.model, self.optimizer, self.manager = model, optimizer, manager
         self.write_dir = write_dir
@@ -48,7 +48,7 @@ class TrainLoop:
         self.global_batch = global_batch
         self.stream = stream
         self.chief = chief
-        self.on_epoch_model = on_epoch_model
+        self.builder, self.num_keypoints = builder, num_keypoints  # for best.keras
         self.logs: dict[str, float] = {}
         # The epoch's running loss sums travel with each checkpoint (a sidecar), so a
         # resumed epoch reports the same means as an uninterrupted one.
@@ -81,7 +81,7 @@ class TrainLoop:
         epoch_logs["lr"] = float(self.optimizer.learning_rate)
         epoch_logs.update(self.monitor.validate(epoch, self.step))
         self.logger.end_epoch(epoch, self.step, epoch_logs, self.monitor.epoch_skips(epoch))
-        self.on_epoch_model(epoch, self.step, epoch_logs)
+        self.monitor.end_epoch(epoch, self.step, epoch_logs, self.builder, self.num_keypoints)
         self.cb.on_epoch_end(epoch, dict(epoch_logs))
         return epoch_logs
 

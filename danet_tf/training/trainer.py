@@ -356,16 +356,13 @@ def _loop(run: _Setup, restored: _Restored, inference_fn: Callable[[keras.Model]
                                       add_progbar=False, model=model, epochs=cfg.train.epochs,
                                       steps=spe, verbose=0)
 
-    def on_epoch_model(epoch: int, step: int, epoch_logs: dict) -> None:
-        monitor.end_epoch(epoch, step, epoch_logs, run.builder, run.inputs.num_keypoints)
-
     return TrainLoop(cfg, model=model, optimizer=restored.optimizer, manager=restored.manager,
                      write_dir=restored.write_dir, train_step=train_step, iterator=iterator,
                      logger=logger, monitor=monitor, callbacks=cb, start_step=start_step,
                      saved_step=restored.selection.step, steps_per_epoch=spe,
                      total_steps=run.total_steps, global_batch=global_batch,
                      resumed=restored.resumed, stream=stream, chief=run.chief,
-                     on_epoch_model=on_epoch_model)
+                     builder=run.builder, num_keypoints=run.inputs.num_keypoints)
 
 
 def _finish(run: _Setup, restored: _Restored, loop: TrainLoop,

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from danet_tf.export import export_model, read_metadata
-from danet_tf.export.verify import Bounds
-from tests.harness import assert_one_xnnpack_partition
+from tests.harness import assert_one_xnnpack_partition, random_weights_bounds
 
 
 @pytest.mark.slow
@@ -18,9 +17,8 @@ def test_qat_export_writes_verified_int8(tiny_model, crop_sets, tmp_path, capsys
 
     calibration, verification = crop_sets
     out = tmp_path / "qat.tflite"
-    # Random weights: loose bounds (as tests/conftest.py's tiny_export uses).
     result = export_model(tiny_model, out, "tflite", verification, quantize="int8", qat_epochs=1,
-                          calibration=calibration, bounds=Bounds(1.5, 64.0))  # fmt: skip
+                          calibration=calibration, bounds=random_weights_bounds())  # fmt: skip
     printed = capsys.readouterr().out
     assert "qat: fine-tuned 1 epoch(s)" in printed and "verify:" in printed
     assert result.report.ok and read_metadata(out)["quantization"]["qat"] is True
