@@ -10,7 +10,7 @@ over, the optimizer and the schedule start anew.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 
@@ -46,5 +46,20 @@ def write_snapshot(workdir: str | Path, output: str | Path) -> int:
     return int(selection.step)
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m danet_tf.training.snapshot", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("workdir", help="the training run's work directory")
+    parser.add_argument("output", help="the snapshot to write (.weights.h5)")
+    args = parser.parse_args(argv)
+    if not args.output.endswith(".weights.h5"):
+        parser.error(f"output must end in .weights.h5, got {args.output!r}")
+    if not (Path(args.workdir) / "config.yaml").is_file():
+        parser.error(f"{args.workdir!r} is not a training run's work directory (no config.yaml)")
+    print(f"step {write_snapshot(args.workdir, args.output)} -> {args.output}")
+    return 0
+
+
 if __name__ == "__main__":
-    print(f"step {write_snapshot(sys.argv[1], sys.argv[2])} -> {sys.argv[2]}")
+    raise SystemExit(main())

@@ -34,6 +34,7 @@ def test_danet_counts_are_consistent_with_the_paper():
     assert abs(big.macs / small.macs - 4.0) < 0.05
 
 
+@pytest.mark.slow
 def test_complexity_tool_json(capsys):
     # In-process: the wrappers' process boundary is tests/tools/test_commands.py's business.
     from danet_tools.complexity import main

@@ -257,12 +257,19 @@ def test_weights_only_snapshot_restarts_a_run_from_the_same_weights(base, tmp_pa
     checkpoint (model.init_weights): the fresh run starts from exactly those weights."""
     import danet_tf
     from danet_tf.config import load_config
-    from danet_tf.training.snapshot import write_snapshot
+    from danet_tf.training.snapshot import main as snapshot_main
     from danet_tf.training.trainer import _init_weights, default_model_builder
 
     workdir = _copy(base, tmp_path)
     snap = tmp_path / "snap" / "run.weights.h5"
-    assert write_snapshot(workdir, snap) == 8
+    # The command's bad values are named before anything is read or written.
+    for args, needle in (([str(workdir), "x.h5"], "must end in .weights.h5, got 'x.h5'"),
+                         ([str(tmp_path), str(snap)], "no config.yaml")):
+        with pytest.raises(SystemExit):
+            snapshot_main(args)
+        assert needle in capsys.readouterr().err
+    assert snapshot_main([str(workdir), str(snap)]) == 0
+    assert capsys.readouterr().out.startswith(f"step 8 -> {snap}")
     model = default_model_builder(load_config(workdir / "config.yaml"), 17)
     _init_weights(model, str(snap))
     final = {w.path: w.numpy() for w in danet_tf.load_model(workdir / "final.keras").weights}
