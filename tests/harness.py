@@ -2,10 +2,10 @@
 helpers test files share.
 
 ``check_layer`` and ``check_model`` are called by the layer and model tests so no
-round trip can be forgotten: config round trip, symbolic and eager call, one training step
-(eager unless ``graph=True``), and ``.keras`` save/reload with identical outputs. Test files
-import this module as ``tests.harness`` (``tests`` and each of its folders are packages),
-never another test file or a ``conftest`` by bare name.
+round trip can be forgotten: config round trip, symbolic and eager call, one
+training step, and ``.keras`` save/reload with identical outputs. Test files import this
+module as ``tests.harness`` (``tests`` and each of its folders are packages), never another
+test file or a ``conftest`` by bare name.
 """
 
 from __future__ import annotations
@@ -40,25 +40,14 @@ def check_config_round_trip(layer: keras.layers.Layer) -> None:
     assert keras.saving.deserialize_keras_object(serialized).get_config() == config
 
 
-def check_training_step(
-    model: keras.Model, data, targets=None, optimizer=None, graph: bool = False
-) -> None:
-    """One optimizer step changes the weights and gives a finite loss.
-
-    Eager by default: the step's gradients and update are the same as in a traced train
-    function, and tracing forward and backward costs most of a model check (danet_tiny with
-    its training heads, 64x64: 19 s traced against 1.8 s eager on a 2-vCPU host). The
-    forward pass is traced by ``check_model``'s ``predict``; ``graph=True`` traces the whole
-    step (the training model's own test, and every training run in tests/training, do).
-    """
+def check_training_step(model: keras.Model, data, targets=None, optimizer=None) -> None:
+    """One optimizer step changes the weights and gives a finite loss."""
     outputs = model(data)
     if targets is None:
         targets = keras.tree.map_structure(
             lambda o: np.random.default_rng(0).normal(size=o.shape).astype("float32"), outputs
         )
-    model.compile(
-        optimizer=optimizer or keras.optimizers.Adam(1e-2), loss="mse", run_eagerly=not graph
-    )
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(1e-2), loss="mse")
     before = [np.array(w) for w in model.trainable_weights]
     history = model.fit(data, targets, epochs=1, batch_size=len(_as_list(data)[0]), verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -96,8 +85,7 @@ def check_layer(layer: keras.layers.Layer, data, tmp_path: Path, train: bool = T
 
 
 def check_model(
-    model: keras.Model, data, tmp_path: Path, train: bool = True, optimizer=None,
-    graph: bool = False,
+    model: keras.Model, data, tmp_path: Path, train: bool = True, optimizer=None
 ) -> None:
     """Every check for one model: eager/symbolic agreement, training step, save/reload."""
     eager = _as_list(model(data, training=False))
@@ -112,7 +100,7 @@ def check_model(
             check_config_round_trip(layer)
     check_save_reload(model, data, tmp_path)
     if train:
-        check_training_step(model, data, optimizer=optimizer, graph=graph)
+        check_training_step(model, data, optimizer=optimizer)
 
 
 # -- shared by test files -----------------------------------------------------------------

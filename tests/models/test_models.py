@@ -48,7 +48,7 @@ def test_multi_scale_outputs_share_layers_with_inference_model(tmp_path):
     assert sorted(model.output) == sorted(LEVELS)
     for level in LEVELS:
         assert model.output[level].shape == (None, 16, 24, 17)
-    check_model(model, _image((64, 96, 3)), tmp_path, graph=True)  # the trainer's model, traced
+    check_model(model, _image((64, 96, 3)), tmp_path)
     single = inference_model(model)
     x = _image((64, 96, 3))
     np.testing.assert_array_equal(
