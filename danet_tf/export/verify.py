@@ -3,7 +3,8 @@
 Two numbers per artifact, both printed and both bounded per export mode (``BOUNDS``):
 
 - ``max_heatmap_diff``: the largest absolute heatmap difference (trained heatmaps peak
-  near 1, so this is about a fraction of the peak);
+  near 1, so this is about a fraction of the peak); the int8 modes also bound
+  ``q999_heatmap_diff``, the 99.9th percentile of the same differences (see ``Bounds``);
 - ``mean_keypoint_px``: the mean distance, in input-crop pixels, between the keypoints
   both models decode, over the joints the Keras model is confident about (heatmap peak >=
   ``CONFIDENT``; where the argmax of a flat heatmap is arbitrary, a distance means nothing).
@@ -46,10 +47,20 @@ class ExportVerificationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Bounds:
-    """Largest accepted disagreement with the Keras model."""
+    """Largest accepted disagreement with the Keras model.
+
+    ``q999_heatmap_diff`` (None: not bounded) bounds the 99.9th percentile of the absolute
+    heatmap differences. The int8 modes bound it tightly and the maximum loosely: the maximum
+    over 100 crops x 17 maps x 768 cells is an extreme value that one crop decides (an int8
+    file of the shipped preset's model that agreed better with float32 than the shipped one
+    exceeded 0.2 at one peak of one crop, 0.074 at the 99.9th percentile), while a broken
+    calibration moves the bulk (calibrated on darkened crops: 0.52 at the 99.9th percentile,
+    1.09 at the maximum). Measured in CHANGELOG.md, 2026-12-07.
+    """
 
     max_heatmap_diff: float
     mean_keypoint_px: float
+    q999_heatmap_diff: float | None = None
 
 
 BOUNDS: dict[str, Bounds] = {
@@ -59,9 +70,9 @@ BOUNDS: dict[str, Bounds] = {
     "tflite": Bounds(1e-3, 0.1),
     "tflite-fp16": Bounds(0.02, 0.5),
     "tflite-dynamic": Bounds(0.15, 2.0),
-    "tflite-int8": Bounds(0.2, 2.0),
-    "tflite-int8-float-dw": Bounds(0.2, 2.0),
-    "tflite-int8-float-ew": Bounds(0.2, 2.0),
+    "tflite-int8": Bounds(0.5, 2.0, q999_heatmap_diff=0.1),
+    "tflite-int8-float-dw": Bounds(0.5, 2.0, q999_heatmap_diff=0.1),
+    "tflite-int8-float-ew": Bounds(0.5, 2.0, q999_heatmap_diff=0.1),
     "tflite-qat": Bounds(0.35, 3.0),
 }
 
@@ -86,18 +97,23 @@ class Report:
     mean_oks: float | None
     bounds: Bounds
     confident_joints: int = -1  # -1: not counted (all annotated joints used)
+    q999_heatmap_diff: float | None = None  # the 99.9th percentile of |difference|
 
     @property
     def ok(self) -> bool:
+        q999 = self.bounds.q999_heatmap_diff
         return (
             self.max_heatmap_diff <= self.bounds.max_heatmap_diff
+            and (q999 is None or self.q999_heatmap_diff is None or self.q999_heatmap_diff <= q999)
             and (self.mean_keypoint_px is None or self.mean_keypoint_px <= self.bounds.mean_keypoint_px)
         )
 
     def as_dict(self) -> dict:
         """JSON values; an unbounded check (``TIMING_ONLY``) is written as null."""
         out = asdict(self) | {"ok": self.ok}
-        out["bounds"] = {k: (v if math.isfinite(v) else None) for k, v in out["bounds"].items()}
+        out["bounds"] = {
+            k: (v if v is not None and math.isfinite(v) else None) for k, v in out["bounds"].items()
+        }
         return out
 
     def __str__(self) -> str:
@@ -106,6 +122,9 @@ class Report:
             f"{self.artifact} [{self.mode}] on {self.crops} real crops: max heatmap diff "
             f"{self.max_heatmap_diff:.3g} (bound {b.max_heatmap_diff:g})"
         )
+        if b.q999_heatmap_diff is not None and self.q999_heatmap_diff is not None:
+            text += (f", 99.9th percentile {self.q999_heatmap_diff:.3g} "
+                     f"(bound {b.q999_heatmap_diff:g})")
         if self.mean_keypoint_px is None:
             return text + (
                 f"; no joint of the Keras model reaches a heatmap peak of {CONFIDENT} (a weak or "
@@ -177,6 +196,7 @@ def compare(
         )
     if not np.all(np.isfinite(candidate)):
         raise ExportVerificationError(f"{artifact}: non-finite heatmaps (NaN or inf)")
+    diff = np.abs(reference - candidate)
     confident = reference.max(axis=(1, 2)) >= CONFIDENT  # (N, K)
     if confident.any():
         dist, per_person = keypoint_agreement(reference, candidate, crops, codec, decode, confident)
@@ -188,12 +208,13 @@ def compare(
         artifact=artifact,
         mode=mode,
         crops=len(reference),
-        max_heatmap_diff=float(np.abs(reference - candidate).max()),
+        max_heatmap_diff=float(diff.max()),
         mean_keypoint_px=mean_px,
         max_keypoint_px=max_px,
         mean_oks=mean_oks,
         bounds=bounds or BOUNDS[mode],
         confident_joints=int(confident.sum()),
+        q999_heatmap_diff=float(np.quantile(diff, 0.999)),
     )
 
 

@@ -182,3 +182,26 @@ def test_keypoints_are_compared_on_confident_joints_only(tiny_model, crop_sets):
     report = compare(peaks, shifted, crops, codec, "onnx", "x.onnx", decode="shift")
     assert report.confident_joints == 5 * len(crops)
     assert report.mean_keypoint_px == pytest.approx(4.0, abs=0.01)  # one 4-px cell, flat joints ignored
+
+
+def test_int8_bounds_take_one_outlier_cell_but_not_a_shifted_bulk(tiny_model, crop_sets):
+    """int8 modes bound the 99.9th percentile of |diff| tightly and the maximum loosely: one
+    cell 0.3 off passes (the maximum alone used to refuse it), 1 % of cells 0.15 off fails."""
+    _, crops = crop_sets
+    reference = keras_predict(tiny_model)(crops.images)
+    codec = HeatmapCodec((64, 64), (16, 16))
+    one_cell = reference.copy()
+    one_cell[0, 5, 5, 0] += 0.3
+    report = verify(reference, lambda x: one_cell, crops, codec, "tflite-int8", "one.tflite")
+    assert report.max_heatmap_diff == pytest.approx(0.3, abs=1e-5)
+    assert report.q999_heatmap_diff < 1e-6
+    assert "99.9th percentile" in str(report)
+    bulk = reference.copy()
+    rng = np.random.default_rng(0)
+    mask = rng.random(bulk.shape) < 0.01
+    bulk[mask] += 0.15
+    with pytest.raises(ExportVerificationError, match=r"99\.9th percentile 0\.15 \(bound 0\.1\)"):
+        verify(reference, lambda x: bulk, crops, codec, "tflite-int8", "bulk.tflite")
+    # the float modes keep their maximum bound and no percentile bound
+    with pytest.raises(ExportVerificationError, match="max heatmap diff 0.3"):
+        verify(reference, lambda x: one_cell, crops, codec, "tflite", "one_float.tflite")
