@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help="TFLite only")
     parser.add_argument("--qat-epochs", type=int, default=0, help="int8 via QAT for N epochs")
+    parser.add_argument("--qat-lr", type=float, default=None,
+                        help="QAT fine-tuning learning rate (Adam; default 1e-5)")  # fmt: skip
     parser.add_argument("--calib-data", help="COCO keypoint json of real persons")
     parser.add_argument("--images", help="image directory of --calib-data")
     parser.add_argument("--calib-count", type=int, default=200, help="crops (1 in 5 verifies)")
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.model is None and args.weights is None:
         parser.error("give --model NAME (random weights), --model FILE.keras or --weights FILE")
+    if args.qat_lr is not None and (args.qat_epochs < 1 or not args.qat_lr > 0):
+        parser.error(f"--qat-lr {args.qat_lr}: needs --qat-epochs N >= 1 and a rate > 0")
     quiet_tensorflow()
     from danet_tf.export.api import export_model, model_codec
     from danet_tf.export.verify import ExportVerificationError
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             verification,
             quantize=args.quantize,
             qat_epochs=args.qat_epochs,
+            qat_learning_rate=args.qat_lr,
             calibration=calibration,
             weights_path=source,
             codec=codec,

@@ -65,6 +65,7 @@ def export_model(
     crops: CropSet,
     quantize: str = "none",
     qat_epochs: int = 0,
+    qat_learning_rate: float | None = None,
     calibration: CropSet | None = None,
     weights_path: str | Path | None = None,
     keypoints: KeypointInfo | None = None,
@@ -85,6 +86,8 @@ def export_model(
         quantize: TFLite only: ``none``, ``fp16``, ``dynamic``, ``int8``, ``int8-float-dw``
             or ``int8-float-ew`` (int8 with some ops in float32, `converters.FLOAT_OPS`).
         qat_epochs: with ``quantize="int8"``: quantization-aware fine-tuning epochs.
+        qat_learning_rate: Adam learning rate of that fine-tuning (None: 1e-5,
+            ``qat.QAT_LEARNING_RATE``).
         calibration: crops for int8 calibration / QAT fine-tuning (required for those).
         weights_path: the source weights file, hashed into the metadata.
         keypoints: keypoint metadata; COCO-17 when None and K == 17.
@@ -97,6 +100,8 @@ def export_model(
         sidecar: also write the metadata as ``<artifact>.json`` for reading.
     """
     mode = mode_name(fmt, quantize, qat_epochs)
+    if qat_learning_rate is not None and not qat_epochs:
+        raise ValueError(f"qat_learning_rate={qat_learning_rate} needs qat_epochs >= 1")
     output = Path(output)
     if quantize.startswith("int8") and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 export needs calibration crops of real persons")
@@ -104,7 +109,7 @@ def export_model(
     reference = keras_predict(model)(crops.images)
     started = time.perf_counter()
     with atomic_path(output, directory=fmt == "savedmodel") as tmp:
-        _write(model, tmp, fmt, quantize, qat_epochs, calibration, batch)
+        _write(model, tmp, fmt, quantize, (qat_epochs, qat_learning_rate), calibration, batch)
         meta = build_metadata(model, mode, quantize, weights_path, keypoints, model_name, codec)
         if fmt == "tflite":
             meta["runtime"] = choose_tflite_runtime(tmp, crops.images[:1], meta)
@@ -142,7 +147,9 @@ def _check_published_form(path: Path, meta: dict[str, Any], probe: np.ndarray, c
         raise ExportVerificationError(f"{path}: embedding the metadata changed the outputs by {diff}")
 
 
-def _write(model, tmp: Path, fmt: str, quantize: str, qat_epochs: int, calibration, batch) -> None:
+def _write(model, tmp: Path, fmt: str, quantize: str, qat: tuple[int, float | None], calibration,
+           batch) -> None:  # fmt: skip
+    qat_epochs, qat_learning_rate = qat
     if fmt == "keras":
         converters.write_keras(model, tmp)
     elif fmt == "savedmodel":
@@ -150,9 +157,10 @@ def _write(model, tmp: Path, fmt: str, quantize: str, qat_epochs: int, calibrati
     elif fmt == "onnx":
         converters.write_onnx(model, tmp)
     elif qat_epochs:
-        from danet_tf.export.qat import write_qat_tflite
+        from danet_tf.export.qat import QAT_LEARNING_RATE, write_qat_tflite
 
-        write_qat_tflite(model, tmp, calibration, qat_epochs)
+        rate = QAT_LEARNING_RATE if qat_learning_rate is None else qat_learning_rate
+        write_qat_tflite(model, tmp, calibration, qat_epochs, learning_rate=rate)
     else:
         images = None if calibration is None else calibration.images
         converters.write_tflite(model, tmp, quantize, images)
