@@ -3,7 +3,7 @@ measured accuracy, the index entry (maintainers; users load presets by name).
 
     python tools/make_preset.py --name danet_s_people-128x96 --keras RUN/final.keras \\
         --data DATA --calibration labels/train.json --holdout labels/lspet_val.json \\
-        --training training.json
+        --training training.json [--int8-mode int8-float-ew]
 
 DATA is the root the label jsons' file names are relative to; the COCO val4 persons are
 read from DATA/coco_sample/val4.json. ``--training`` is a json object recorded as the
@@ -18,6 +18,9 @@ import os
 from pathlib import Path
 
 from danet_tools import quiet_tensorflow
+from danet_tools.choices import QUANTIZE_MODES
+
+INT8_MODES = [m for m in QUANTIZE_MODES if m.startswith("int8")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--training", help="json file: the training record to store")
     p.add_argument("--calibration-count", type=int, default=200,
                    help="training crops the int8 file is calibrated on (default 200)")
+    p.add_argument("--int8-mode", default="int8", choices=INT8_MODES,
+                   help="how the int8 file is quantized (danet-export --quantize; default int8, "
+                   "full integer)")
     p.add_argument("--description", default="")
     p.add_argument("--licence", default="")
     p.add_argument("--not-default", action="store_true", help="do not make it the default")
@@ -46,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         description=args.description,
         training=json.loads(Path(args.training).read_text()) if args.training else {},
         licence=args.licence, default=not args.not_default, calib_count=args.calibration_count,
+        int8_mode=args.int8_mode,
     )
     entry = make_preset(spec)
     print(json.dumps(entry, indent=1))

@@ -3,7 +3,8 @@
 ``danet-make-preset`` (``tools/make_preset.py``) runs :func:`make_preset`:
 
 1. copies the ``.keras`` (the codec of its training run inside) to ``danet_tf/presets``;
-2. exports float32 and int8 ``.tflite`` files into ``danet_edge/presets`` with
+2. exports float32 and int8 ``.tflite`` files (``int8_mode``: full integer, or int8 with
+   float fallbacks such as ``int8-float-ew``) into ``danet_edge/presets`` with
    :func:`danet_tf.export.export_model` (each verified against the Keras model before it is
    written; int8 calibrated on training crops, verified on held-out crops);
 3. measures what the README's preset table reports: OKS AP with ground-truth boxes on the
@@ -43,6 +44,11 @@ class PresetSpec:
     calib_count: int = 200
     verify_count: int = 100
     default: bool = True
+    int8_mode: str = "int8"  # export_model's quantize for the int8 file: int8, int8-float-ew...
+
+    def __post_init__(self) -> None:
+        if not self.int8_mode.startswith("int8"):
+            raise ValueError(f"int8_mode must be one of the int8 quantize modes, got {self.int8_mode!r}")
 
 
 def _file_entry(path: Path) -> dict[str, Any]:
@@ -105,7 +111,7 @@ def make_preset(spec: PresetSpec) -> dict[str, Any]:
     calib = person_crops(spec.calibration, spec.data_root, codec, spec.calib_count)
     verify = person_crops(spec.holdout, spec.data_root, codec, spec.verify_count)
     files = {"keras": keras_path}
-    for kind, quantize in (("float32", "none"), ("int8", "int8")):
+    for kind, quantize in (("float32", "none"), ("int8", spec.int8_mode)):
         out = PRESET_DIR / f"{spec.name}{'' if kind == 'float32' else '_int8'}.tflite"
         export_model(model, out, "tflite", verify, quantize=quantize,
                      calibration=calib if kind == "int8" else None, weights_path=keras_path,
@@ -136,6 +142,7 @@ def make_preset(spec: PresetSpec) -> dict[str, Any]:
         "accuracy_protocol": "OKS AP (pycocotools), flip test, blur_shift decode; ground-truth "
         "boxes, or the shipped NanoDet person detector on whole images",
         "licence": spec.licence,
+        "int8_mode": spec.int8_mode,
         "files": {k: _file_entry(p) for k, p in files.items()},
         "seconds_to_make": round(time.perf_counter() - started),
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from danet_edge import presets
+from danet_edge.metadata import read_metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NAMES = presets.list_presets()
@@ -32,6 +33,11 @@ def test_index_entry_is_complete(name):
     for key in ("model", "input_size", "params_m", "gmacs", "training", "accuracy", "licence"):
         assert info[key], key
     assert set(info["files"]) == {"keras", "float32", "int8"}
+    # The int8 file is quantized the way the index says (a user choosing between full
+    # integer and float fallbacks reads it there and in the file's own metadata).
+    quantization = read_metadata(presets.preset_file(name, "int8"))["quantization"]
+    assert quantization["mode"] == info.get("int8_mode", "int8")
+    assert quantization["weights"] == "int8 per-channel" and quantization["activations"] == "int8"
     acc = info["accuracy"]
     for key in ("val4_gt_boxes_ap", "holdout_gt_boxes_ap", "val4_detector_ap",
                 "int8_agreement_mean_oks"):
@@ -117,3 +123,13 @@ def test_danet_estimate_runs_the_default_preset_without_a_model(coco_sample):
          "10,10,100,200"], capture_output=True, text=True, timeout=300,
     )
     assert Path(json.loads(proc.stdout)["model"]["path"]) == presets.preset_file(NAMES[0], "int8")
+
+
+def test_make_preset_takes_only_an_int8_mode_for_the_int8_file(tmp_path):
+    from danet_tf.presets.make import PresetSpec
+
+    paths = dict.fromkeys(("keras", "data_root", "calibration", "holdout", "val4", "val4_images"),
+                          tmp_path)  # fmt: skip
+    assert PresetSpec("p", int8_mode="int8-float-ew", **paths).int8_mode == "int8-float-ew"
+    with pytest.raises(ValueError, match="int8_mode must be one of the int8 quantize modes, got 'fp16'"):
+        PresetSpec("p", int8_mode="fp16", **paths)
