@@ -109,7 +109,7 @@ def export_model(
     reference = keras_predict(model)(crops.images)
     started = time.perf_counter()
     with atomic_path(output, directory=fmt == "savedmodel") as tmp:
-        _write(model, tmp, fmt, quantize, (qat_epochs, qat_learning_rate), calibration, batch)
+        _write(model, tmp, fmt, quantize, calibration, batch, qat_epochs, qat_learning_rate)
         meta = build_metadata(model, mode, quantize, weights_path, keypoints, model_name, codec)
         if fmt == "tflite":
             meta["runtime"] = choose_tflite_runtime(tmp, crops.images[:1], meta)
@@ -147,9 +147,8 @@ def _check_published_form(path: Path, meta: dict[str, Any], probe: np.ndarray, c
         raise ExportVerificationError(f"{path}: embedding the metadata changed the outputs by {diff}")
 
 
-def _write(model, tmp: Path, fmt: str, quantize: str, qat: tuple[int, float | None], calibration,
-           batch) -> None:  # fmt: skip
-    qat_epochs, qat_learning_rate = qat
+def _write(model, tmp: Path, fmt: str, quantize: str, calibration, batch, qat_epochs: int,
+           qat_learning_rate: float | None) -> None:  # fmt: skip
     if fmt == "keras":
         converters.write_keras(model, tmp)
     elif fmt == "savedmodel":
@@ -157,10 +156,9 @@ def _write(model, tmp: Path, fmt: str, quantize: str, qat: tuple[int, float | No
     elif fmt == "onnx":
         converters.write_onnx(model, tmp)
     elif qat_epochs:
-        from danet_tf.export.qat import QAT_LEARNING_RATE, write_qat_tflite
+        from danet_tf.export.qat import write_qat_tflite
 
-        rate = QAT_LEARNING_RATE if qat_learning_rate is None else qat_learning_rate
-        write_qat_tflite(model, tmp, calibration, qat_epochs, learning_rate=rate)
+        write_qat_tflite(model, tmp, calibration, qat_epochs, learning_rate=qat_learning_rate)
     else:
         images = None if calibration is None else calibration.images
         converters.write_tflite(model, tmp, quantize, images)

@@ -41,15 +41,17 @@ QAT_LEARNING_RATE = 1e-5  # Adam; the weights are trained, QAT only adapts them 
 
 def write_qat_tflite(
     model: Any, path: Path, calibration: CropSet | None, epochs: int, batch_size: int = 8,
-    learning_rate: float = QAT_LEARNING_RATE,
+    learning_rate: float | None = None,
 ) -> None:
-    """Fine-tune ``model`` with QAT for ``epochs`` on ``calibration`` crops; write int8 TFLite."""
+    """Fine-tune ``model`` with QAT for ``epochs`` on ``calibration`` crops (Adam at
+    ``learning_rate``, None: ``QAT_LEARNING_RATE``); write int8 TFLite."""
     from danet_tf.export.runners import keras_predict
 
     if calibration is None or len(calibration) == 0:
         raise ValueError("QAT needs real person crops to fine-tune on (calibration)")
     if epochs < 1:
         raise ValueError(f"qat epochs must be >= 1, got {epochs!r}")
+    learning_rate = QAT_LEARNING_RATE if learning_rate is None else learning_rate
     if not learning_rate > 0:
         raise ValueError(f"qat learning rate must be > 0, got {learning_rate!r}")
     with tempfile.TemporaryDirectory(prefix="danet_qat_") as tmp:
