@@ -275,9 +275,33 @@ def test_weights_only_snapshot_restarts_a_run_from_the_same_weights(base, tmp_pa
     final = {w.path: w.numpy() for w in danet_tf.load_model(workdir / "final.keras").weights}
     restored = {w.path: w.numpy() for w in model.weights}
     assert final and all(np.array_equal(restored[k], v) for k, v in final.items())
+    # --float16: the weights take half the bytes (the file's structure stays), every weight
+    # is the checkpoint's rounded to float16.
+    half = tmp_path / "snap" / "half.weights.h5"
+    assert snapshot_main([str(workdir), str(half), "--float16"]) == 0
+    payload = sum(w.numpy().nbytes for w in model.weights)
+    assert snap.stat().st_size - half.stat().st_size >= 0.45 * payload
+    _init_weights(model, str(half))
+    restored = {w.path: w.numpy() for w in model.weights}
+    assert all(restored[k].dtype == v.dtype for k, v in final.items())
+    assert all(np.array_equal(restored[k], v.astype(np.float16).astype(v.dtype))
+               for k, v in final.items())
+    assert any(not np.array_equal(restored[k], v) for k, v in final.items())
     with pytest.raises(FileNotFoundError, match="model.init_weights: .*missing.weights.h5"):
         _init_weights(model, str(tmp_path / "missing.weights.h5"))
     fresh = tmp_path / "fresh"
     assert _main()(_args(fresh, base[1], "--epochs", "1", "--set",
                          f"model.init_weights={snap}")) == 0
     assert f"initial weights: {snap}" in capsys.readouterr().out
+
+
+def test_float16_snapshot_refuses_a_weight_float16_cannot_hold(tmp_path):
+    import h5py
+
+    from danet_tf.training.snapshot import _to_float16
+
+    path = tmp_path / "big.weights.h5"
+    with h5py.File(path, "w") as store:
+        store.create_dataset("layers/conv/vars/0", data=np.array([1.0, 1e6], np.float32))
+    with pytest.raises(ValueError, match=r"layers/conv/vars/0: \|value\| up to 1e\+06 does not fit"):
+        _to_float16(path, tmp_path / "half.weights.h5")
