@@ -7,9 +7,10 @@ over, the optimizer and the schedule start anew.
 
     python -m danet_tf.training.snapshot WORKDIR OUT.weights.h5 [--float16]
 
-``--float16`` stores the float weights in half precision: half the file (a DANet-72 snapshot
-is 7 MB instead of 14), each weight within float16 rounding (relative 2^-11) of the
-checkpoint's; a model loading it casts them back to its own dtype.
+``--float16`` stores the float weights in half precision: half the weights' bytes (the HDF5
+structure stays; the DANet-72 snapshot, 4.1 M values in 1,125 datasets, is 10.6 MB), each
+weight within float16 rounding (relative 2^-11) of the checkpoint's; a model loading it casts
+them back to its own dtype.
 """
 
 from __future__ import annotations
@@ -74,10 +75,11 @@ def write_snapshot(workdir: str | Path, output: str | Path, float16: bool = Fals
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(".tmp-" + output.name)
-    model.save_weights(tmp)
-    if float16:
+    if not float16:
+        model.save_weights(tmp)
+    else:
         full = tmp.with_name(".tmp-float32-" + output.name)
-        tmp.replace(full)
+        model.save_weights(full)
         try:
             _to_float16(full, tmp)
         except ValueError:
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("workdir", help="the training run's work directory")
     parser.add_argument("output", help="the snapshot to write (.weights.h5)")
     parser.add_argument("--float16", action="store_true",
-                        help="store the weights as float16 (half the file)")
+                        help="store the weights as float16 (half their bytes)")
     args = parser.parse_args(argv)
     if not args.output.endswith(".weights.h5"):
         parser.error(f"output must end in .weights.h5, got {args.output!r}")
