@@ -139,8 +139,8 @@ def make_preset(spec: PresetSpec) -> dict[str, Any]:
         "gmacs": round(counts.macs / 1e9, 3),
         "training": spec.training,
         "accuracy": accuracy,
-        "accuracy_protocol": "OKS AP (pycocotools), flip test, blur_shift decode; ground-truth "
-        "boxes, or the shipped NanoDet person detector on whole images",
+        "accuracy_protocol": f"OKS AP (pycocotools), flip test, {codec.decode_mode} decode; "
+        "ground-truth boxes, or the shipped NanoDet person detector on whole images",
         "licence": spec.licence,
         "int8_mode": spec.int8_mode,
         "files": {k: _file_entry(p) for k, p in files.items()},
